@@ -1,0 +1,515 @@
+/*
+ * The phase pipeline of a tool call.
+ *
+ *   AUTHN -> ACCESS -> CHECK -> LOG-PRE -> TOOL -> LOG
+ *
+ * Within a phase every handler runs in registration order; MG_OK and
+ * MG_DECLINED both go on to the next handler, except in AUTHN, where the
+ * first MG_OK establishes the caller and ends the phase.  MG_DENY stops
+ * the call; MG_AGAIN parks it until mg_call_resume; MG_ERROR ends it
+ * with an internal error.  LOG runs for every call that entered the
+ * pipeline, whatever happened before, so every outcome is recorded.
+ * In LOG-PRE an error denies the call: work that cannot be recorded is
+ * not done.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg_mcp.h"
+
+mg_call_t *
+mg_call_create(mg_exchange_t *ex)
+{
+    mg_call_t *call = mg_calloc(1, sizeof(mg_call_t));
+
+    call->ex = ex;
+    call->ctx = mg_calloc(mg_nmodules + 1, sizeof(void *));
+    call->started = mg_msec_mono();
+
+    return call;
+}
+
+void
+mg_call_free(mg_call_t *call)
+{
+    size_t i;
+
+    for (i = 0; i < call->nallocs; i++) {
+        free(call->allocs[i]);
+    }
+
+    free(call->allocs);
+    free(call->ctx);
+    free(call->id_raw);
+    free(call->progress_token);
+    free(call->client);
+    free(call->role);
+    cJSON_Delete(call->structured);
+    cJSON_Delete(call->content);
+    free(call);
+}
+
+const char *
+mg_call_tool(const mg_call_t *call)
+{
+    return call->tool_name;
+}
+
+const cJSON *
+mg_call_arguments(const mg_call_t *call)
+{
+    return call->arguments;
+}
+
+const cJSON *
+mg_call_meta(const mg_call_t *call)
+{
+    return call->meta;
+}
+
+const char *
+mg_call_client(const mg_call_t *call)
+{
+    return call->client;
+}
+
+const char *
+mg_call_role(const mg_call_t *call)
+{
+    return call->role;
+}
+
+const char *
+mg_call_peer(const mg_call_t *call)
+{
+    return mg_exchange_peer(call->ex);
+}
+
+const char *
+mg_call_header(const mg_call_t *call, const char *name)
+{
+    return mg_exchange_header(call->ex, name);
+}
+
+const char *
+mg_call_id(const mg_call_t *call)
+{
+    return call->id_raw;
+}
+
+const char *
+mg_call_session(const mg_call_t *call)
+{
+    return mg_exchange_session(call->ex);
+}
+
+int
+mg_call_cancelled(const mg_call_t *call)
+{
+    return call->cancelled;
+}
+
+mg_phase_e
+mg_call_phase(const mg_call_t *call)
+{
+    return call->phase;
+}
+
+int
+mg_call_has_result(const mg_call_t *call)
+{
+    return call->structured != NULL || call->content != NULL;
+}
+
+int
+mg_call_is_error(const mg_call_t *call)
+{
+    return call->is_error;
+}
+
+const cJSON *
+mg_call_structured(const mg_call_t *call)
+{
+    return call->structured;
+}
+
+void
+mg_call_set_client(mg_call_t *call, const char *name, const char *role)
+{
+    free(call->client);
+    free(call->role);
+    call->client = mg_strdup(name ? name : "");
+    call->role = mg_strdup(role ? role : "user");
+}
+
+void *
+mg_call_alloc(mg_call_t *call, size_t size)
+{
+    void *p = mg_calloc(1, size);
+
+    call->allocs =
+        mg_realloc(call->allocs, (call->nallocs + 1) * sizeof(void *));
+    call->allocs[call->nallocs++] = p;
+
+    return p;
+}
+
+char *
+mg_call_strdup(mg_call_t *call, const char *s)
+{
+    size_t n = strlen(s);
+    char *p = mg_call_alloc(call, n + 1);
+
+    memcpy(p, s, n);
+
+    return p;
+}
+
+static size_t
+module_index(const mg_module_t *m)
+{
+    size_t i;
+
+    for (i = 0; i < mg_nmodules; i++) {
+        if (mg_modules[i].desc == m) {
+            return i;
+        }
+    }
+
+    return mg_nmodules;
+}
+
+void
+mg_call_set_ctx(mg_call_t *call, const mg_module_t *m, void *data)
+{
+    call->ctx[module_index(m)] = data;
+}
+
+void *
+mg_call_get_ctx(const mg_call_t *call, const mg_module_t *m)
+{
+    size_t i = module_index(m);
+
+    return i < mg_nmodules ? call->ctx[i] : NULL;
+}
+
+void
+mg_call_result(mg_call_t *call, cJSON *structured, int is_error)
+{
+    cJSON_Delete(call->structured);
+    call->structured = structured;
+    call->is_error = is_error ? 1 : 0;
+}
+
+void
+mg_call_text(mg_call_t *call, const char *text)
+{
+    cJSON *block;
+
+    if (call->content == NULL) {
+        call->content = cJSON_CreateArray();
+    }
+
+    block = cJSON_CreateObject();
+    cJSON_AddStringToObject(block, "type", "text");
+    cJSON_AddStringToObject(block, "text", text);
+    cJSON_AddItemToArray(call->content, block);
+}
+
+static void
+set_error(mg_call_t *call, const char *code, cJSON *details, const char *msg)
+{
+    cJSON *root, *err;
+
+    root = cJSON_CreateObject();
+    err = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(err, "code", code);
+    cJSON_AddStringToObject(err, "message", msg);
+    if (details) {
+        cJSON_AddItemToObject(err, "details", details);
+    }
+
+    mg_call_result(call, root, 1);
+}
+
+int
+mg_call_error(mg_call_t *call, const char *code, cJSON *details,
+              const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    set_error(call, code, details, msg);
+
+    return MG_OK;
+}
+
+int
+mg_call_deny(mg_call_t *call, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    set_error(call, code, NULL, msg);
+    call->denied = 1;
+
+    return MG_DENY;
+}
+
+void
+mg_call_progress(mg_call_t *call, double progress, double total,
+                 const char *message)
+{
+    cJSON *n, *params;
+    char *text;
+
+    if (call->progress_token == NULL || call->done) {
+        return;
+    }
+
+    n = cJSON_CreateObject();
+    cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+    cJSON_AddStringToObject(n, "method", "notifications/progress");
+    params = cJSON_AddObjectToObject(n, "params");
+    cJSON_AddItemToObject(params, "progressToken",
+                          cJSON_CreateRaw(call->progress_token));
+    cJSON_AddNumberToObject(params, "progress", progress);
+    if (total > 0) {
+        cJSON_AddNumberToObject(params, "total", total);
+    }
+    if (message) {
+        cJSON_AddStringToObject(params, "message", message);
+    }
+
+    text = cJSON_PrintUnformatted(n);
+    cJSON_Delete(n);
+
+    mg_mcp_progress(call, text);
+    free(text);
+}
+
+/* Where a call goes after a phase's handler said rc. */
+static void
+advance(mg_call_t *call, int rc)
+{
+    if (call->phase == MG_PHASE_LOG) {
+        /* Outcome records cannot change the answer. */
+        call->handler++;
+        return;
+    }
+
+    switch (rc) {
+    case MG_OK:
+        if (call->phase == MG_PHASE_AUTHN) {
+            call->phase++;
+            call->handler = 0;
+            return;
+        }
+        /* fall through */
+    case MG_DECLINED:
+        call->handler++;
+        return;
+
+    case MG_DENY:
+        call->denied = 1;
+        if (!mg_call_is_error(call)) {
+            set_error(call, "denied", NULL, "the call was denied");
+        }
+        break;
+
+    default:
+        if (call->phase == MG_PHASE_LOG_PRE) {
+            call->denied = 1;
+            set_error(call, "audit_unavailable", NULL,
+                      "the call was not run because it could not be "
+                      "recorded; try again later");
+        } else {
+            set_error(call, "internal_error", NULL,
+                      "the gateway failed while handling this call; see "
+                      "its error log");
+        }
+        break;
+    }
+
+    call->phase = MG_PHASE_LOG;
+    call->handler = 0;
+}
+
+/* Run one handler, or the tool itself at the end of the TOOL phase. */
+static int
+run_one(mg_call_t *call, int *ran_tool)
+{
+    mg_phase_entry_t *h;
+
+    *ran_tool = 0;
+
+    if (call->handler < mg_nphase_handlers[call->phase]) {
+        h = &mg_phase_handlers[call->phase][call->handler];
+        mg_log(MG_LOG_DEBUG, "call %s: phase %d handler of \"%s\"",
+               call->tool_name, (int)call->phase, h->module->desc->name);
+        return h->handler(call, h->module->ctx);
+    }
+
+    *ran_tool = 1;
+
+    if (call->cancelled) {
+        set_error(call, "cancelled", NULL, "the call was cancelled");
+        return MG_DENY;
+    }
+
+    return call->entry->tool->handler(call, call->entry->module->ctx);
+}
+
+void
+mg_call_run(mg_call_t *call)
+{
+    int rc, ran_tool;
+
+    call->running = 1;
+
+    while (!call->done) {
+        if (call->phase == MG_PHASE_LOG &&
+            call->handler >= mg_nphase_handlers[MG_PHASE_LOG]) {
+            call->done = 1;
+            break;
+        }
+
+        if (call->phase != MG_PHASE_TOOL &&
+            call->handler >= mg_nphase_handlers[call->phase]) {
+            call->phase++;
+            call->handler = 0;
+            continue;
+        }
+
+        call->resumed = 0;
+        rc = run_one(call, &ran_tool);
+
+        if (rc == MG_AGAIN) {
+            if (!call->resumed) {
+                call->waiting = 1;
+                call->running = 0;
+                return;
+            }
+            rc = call->resume_rc;
+        }
+
+        if (ran_tool) {
+            /* The tool answered: its result stands, then LOG runs. */
+            if (rc == MG_OK && !mg_call_has_result(call)) {
+                set_error(call, "internal_error", NULL,
+                          "the tool returned no result");
+            } else if (rc == MG_DENY && !mg_call_is_error(call)) {
+                set_error(call, "denied", NULL, "the call was denied");
+            } else if (rc != MG_OK && rc != MG_DENY) {
+                set_error(call, "internal_error", NULL,
+                          "the tool failed; see the gateway's error log");
+            }
+            call->phase = MG_PHASE_LOG;
+            call->handler = 0;
+            continue;
+        }
+
+        advance(call, rc);
+    }
+
+    call->running = 0;
+    mg_mcp_call_done(call);
+}
+
+void
+mg_call_resume(mg_call_t *call, int rc)
+{
+    if (call->running) {
+        /* Resumed before the handler even returned MG_AGAIN. */
+        call->resumed = 1;
+        call->resume_rc = rc;
+        return;
+    }
+
+    if (!call->waiting) {
+        mg_log(MG_LOG_ALERT, "mg_call_resume on a call that is not waiting");
+        return;
+    }
+
+    call->waiting = 0;
+
+    if (call->handler < mg_nphase_handlers[call->phase] ||
+        call->phase != MG_PHASE_TOOL) {
+        advance(call, rc);
+    } else {
+        /* The tool itself finished asynchronously. */
+        if (rc == MG_OK && !mg_call_has_result(call)) {
+            set_error(call, "internal_error", NULL,
+                      "the tool returned no result");
+        } else if (rc != MG_OK && rc != MG_DENY) {
+            set_error(call, "internal_error", NULL,
+                      "the tool failed; see the gateway's error log");
+        } else if (rc == MG_DENY && !mg_call_is_error(call)) {
+            set_error(call, "denied", NULL, "the call was denied");
+        }
+        call->phase = MG_PHASE_LOG;
+        call->handler = 0;
+    }
+
+    mg_call_run(call);
+}
+
+char *
+mg_call_result_json(mg_call_t *call)
+{
+    cJSON *res, *content, *block;
+    const cJSON *err, *msg;
+    char *text;
+    int i, n;
+
+    res = cJSON_CreateObject();
+    content = cJSON_AddArrayToObject(res, "content");
+
+    if (call->structured) {
+        text = cJSON_PrintUnformatted(call->structured);
+        block = cJSON_CreateObject();
+        cJSON_AddStringToObject(block, "type", "text");
+        cJSON_AddStringToObject(block, "text", text);
+        cJSON_AddItemToArray(content, block);
+        free(text);
+    }
+
+    /* An error also reads as plain words, for a model to act on. */
+    err = cJSON_GetObjectItemCaseSensitive(call->structured, "error");
+    msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    if (call->is_error && cJSON_IsString(msg)) {
+        block = cJSON_CreateObject();
+        cJSON_AddStringToObject(block, "type", "text");
+        cJSON_AddStringToObject(block, "text", msg->valuestring);
+        cJSON_AddItemToArray(content, block);
+    }
+
+    n = cJSON_GetArraySize(call->content);
+    for (i = 0; i < n; i++) {
+        cJSON_AddItemToArray(
+            content, cJSON_Duplicate(cJSON_GetArrayItem(call->content, i), 1));
+    }
+
+    if (call->structured) {
+        cJSON_AddItemToObject(res, "structuredContent",
+                              cJSON_Duplicate(call->structured, 1));
+    }
+
+    cJSON_AddBoolToObject(res, "isError", call->is_error);
+
+    text = cJSON_PrintUnformatted(res);
+    cJSON_Delete(res);
+
+    return text;
+}
