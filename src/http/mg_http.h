@@ -37,6 +37,7 @@ struct mg_http_request_s {
     mg_http_conn_t *conn;
     mg_http_listener_t *listener;
     uint64_t id; /* unique per process, for logs */
+    uint64_t conn_id;
 
     mg_http_method_e method;
     const char *method_name;
@@ -59,6 +60,11 @@ struct mg_http_request_s {
 
     /* For the layer above (the MCP endpoint or a module). */
     void *data;
+
+    /* For the access log: status sent, start time, the layer's fields. */
+    int status;
+    uint64_t start_ms;
+    char *log_extra; /* JSON members, "\"k\":v,...", or NULL */
 
     /*
      * Called once if the connection closes before the response is
@@ -139,6 +145,17 @@ void mg_http_stream_end(mg_http_request_t *r);
 
 /* Free a request whose connection was aborted, without answering. */
 void mg_http_finalize(mg_http_request_t *r);
+
+/*
+ * Called once for every request when it is freed, answered or not (an
+ * unanswered one has status 0): the access log.
+ */
+typedef void (*mg_http_log_pt)(const mg_http_request_t *r);
+extern mg_http_log_pt mg_http_log_handler;
+
+/* Add members to the request's access-log line (printf-style). */
+void mg_http_log_add(mg_http_request_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Standard reason phrase for a status. */
 const char *mg_http_status_text(int status);

@@ -3,6 +3,10 @@
  * over the request model, and listening with the configured limits.
  */
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
@@ -73,4 +77,34 @@ mg_http_reset(mg_http_request_t *r)
     }
 
     mg_http_request_free(r);
+}
+
+void
+mg_http_log_add(mg_http_request_t *r, const char *fmt, ...)
+{
+    char add[512];
+    size_t old, n;
+    va_list ap;
+    int k;
+
+    va_start(ap, fmt);
+    k = vsnprintf(add, sizeof(add), fmt, ap);
+    va_end(ap);
+
+    if (k < 0 || (size_t)k >= sizeof(add)) {
+        return;
+    }
+
+    /* A line stays small whatever the layers add. */
+    old = r->log_extra ? strlen(r->log_extra) : 0;
+    n = (size_t)k;
+    if (old + n + 2 > 2048) {
+        return;
+    }
+
+    r->log_extra = mg_realloc(r->log_extra, old + n + 2);
+    if (old) {
+        r->log_extra[old++] = ',';
+    }
+    memcpy(r->log_extra + old, add, n + 1);
 }

@@ -21,6 +21,8 @@
 
 #include "mg_http_int.h"
 
+mg_http_log_pt mg_http_log_handler;
+
 /*
  * While a request is with the handler, reading goes on only so that a
  * client that goes away is noticed; this caps what waits unparsed.
@@ -82,6 +84,11 @@ mg_http_request_free(mg_http_request_t *r)
 {
     mg_http_conn_t *c = r->conn;
     size_t i;
+
+    if (mg_http_log_handler && r->method_name) {
+        mg_http_log_handler(r);
+    }
+    free(r->log_extra);
 
     for (i = 0; i < r->nheaders; i++) {
         free(r->headers[i].name);

@@ -97,6 +97,8 @@ on_message_begin(http_parser *p)
     r->conn = c;
     r->listener = c->listener;
     r->id = ++req_ids;
+    r->start_ms = mg_msec_mono();
+    r->conn_id = c->id;
     c->req = r;
     c->refs++;
     c->nrequests++;

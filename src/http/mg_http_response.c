@@ -273,6 +273,7 @@ mg_http_respond(mg_http_request_t *r, int status, const char *ctype,
     mg_http_conn_t *c = r->conn;
     int bodiless, flags;
 
+    r->status = status;
     if (request_dead(r)) {
         mg_http_request_free(r);
         return;
@@ -332,6 +333,8 @@ mg_http_stream_start(mg_http_request_t *r, int status, const char *ctype,
     if (request_dead(r)) {
         return MG_ERROR;
     }
+
+    r->status = status;
 
     if (r->responded) {
         mg_log(MG_LOG_ALERT,

@@ -8,11 +8,15 @@
  * reference-counted and survives a client that went away.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/sha.h>
 
@@ -40,6 +44,7 @@ const char *const mg_mcp_revisions[MG_MCP_NREVISIONS] = {
 
 static mg_config_t *mcp_conf;
 static mg_call_t *active_calls;
+static int access_fd = -1;
 
 struct mg_exchange_s {
     mg_http_request_t *r; /* NULL once the client went away */
@@ -128,6 +133,36 @@ exchange_abort(mg_http_request_t *r)
     mg_log(MG_LOG_INFO, "client closed the connection before the answer");
     ex->r = NULL;
     mg_http_finalize(r);
+}
+
+/* A client-supplied string as a JSON string literal, bounded. */
+static char *
+json_quote(const char *s)
+{
+    char buf[129];
+    cJSON *j;
+    char *out;
+
+    snprintf(buf, sizeof(buf), "%s", s);
+    j = cJSON_CreateString(buf);
+    out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+
+    return out;
+}
+
+static void
+log_add_string(mg_http_request_t *r, const char *key, const char *value)
+{
+    char *q;
+
+    if (r == NULL || value == NULL) {
+        return;
+    }
+
+    q = json_quote(value);
+    mg_http_log_add(r, "\"%s\":%s", key, q);
+    free(q);
 }
 
 /* ------------------------------------------------------------------ */
@@ -529,6 +564,7 @@ check_session(mg_exchange_t *ex, mg_http_request_t *r)
 
     snprintf(ex->session_id, sizeof(ex->session_id), "%s", id);
     ex->has_session = 1;
+    mg_http_log_add(r, "\"session\":\"%.12s\"", ex->session.nonce);
     mg_log_ctx.session = ex->session_id + 3;
 
     return MG_OK;
@@ -747,6 +783,10 @@ do_tools_call(mg_exchange_t *ex, const char *id, const cJSON *params)
                   "tools/call needs params.name, the name of a tool from "
                   "tools/list");
         return;
+    }
+
+    if (!ex->batch) {
+        log_add_string(ex->r, "tool", name->valuestring);
     }
 
     entry = mg_tool_find(name->valuestring);
@@ -978,6 +1018,10 @@ dispatch(mg_exchange_t *ex, const cJSON *msg)
     }
 
     m = method->valuestring;
+
+    if (!ex->batch) {
+        log_add_string(ex->r, "rpc", m);
+    }
 
     if (id == NULL) {
         /* Notifications get no answer, whatever they are. */
@@ -1249,6 +1293,8 @@ mg_mcp_handler(mg_http_request_t *r)
     ex->refs = 1; /* the handler's own; calls in flight add theirs */
 
     if (authenticate(ex, r) == MG_OK && protocol_header(ex, r) == MG_OK) {
+        log_add_string(r, "client", ex->client);
+        log_add_string(r, "version", mg_mcp_revisions[ex->revision]);
         parse_accept(ex, r);
 
         if (r->method == MG_HTTP_DELETE) {
@@ -1259,6 +1305,63 @@ mg_mcp_handler(mg_http_request_t *r)
     }
 
     exchange_unref(ex);
+}
+
+/* One JSON line per request: who, what, how it ended.  No secrets. */
+static void
+access_log(const mg_http_request_t *r)
+{
+    char when[32], *path;
+    struct tm tm;
+    time_t sec;
+    uint64_t now = mg_msec_wall();
+    mg_buf_t b;
+
+    sec = (time_t)(now / 1000);
+    gmtime_r(&sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+
+    path = json_quote(r->path ? r->path : "");
+
+    mg_buf_init(&b, 4096);
+    mg_buf_printf(&b,
+                  "{\"time\":\"%s.%03uZ\",\"conn\":%llu,\"req\":%llu,"
+                  "\"peer\":\"%s\",\"method\":\"%s\",\"path\":%s,"
+                  "\"status\":%d,\"ms\":%llu%s%s}\n",
+                  when, (unsigned)(now % 1000),
+                  (unsigned long long)r->conn_id,
+                  (unsigned long long)r->id, mg_http_peer(r),
+                  r->method_name, path, r->status,
+                  (unsigned long long)(mg_msec_mono() - r->start_ms),
+                  r->log_extra ? "," : "",
+                  r->log_extra ? r->log_extra : "");
+    free(path);
+
+    if (b.data && write(access_fd, b.data, b.len) < 0) {
+        mg_log(MG_LOG_ERR, "cannot write the access log: %s",
+               strerror(errno));
+    }
+
+    mg_buf_free(&b);
+}
+
+static int
+access_log_open(mg_config_t *cf)
+{
+    char *path = mg_conf_resolve(cf->access_log);
+
+    access_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (access_fd == -1) {
+        mg_log(MG_LOG_EMERG, "cannot open access log \"%s\": %s", path,
+               strerror(errno));
+        free(path);
+        return MG_ERROR;
+    }
+
+    free(path);
+    mg_http_log_handler = access_log;
+
+    return MG_OK;
 }
 
 int
@@ -1280,6 +1383,10 @@ mg_mcp_init(mg_config_t *cf)
 
     mg_session_set_key(key, (size_t)n);
 
+    if (access_log_open(cf) != MG_OK) {
+        return MG_ERROR;
+    }
+
     for (i = 0; i < cf->nlisten; i++) {
         if (mg_http_listen(cf->listen[i], &cf->limits, mg_mcp_handler, NULL) ==
             NULL) {
@@ -1296,4 +1403,10 @@ void
 mg_mcp_shutdown(void)
 {
     mg_session_reset();
+    mg_http_log_handler = NULL;
+
+    if (access_fd != -1) {
+        close(access_fd);
+        access_fd = -1;
+    }
 }
