@@ -1328,18 +1328,15 @@ access_log(const mg_http_request_t *r)
                   "{\"time\":\"%s.%03uZ\",\"conn\":%llu,\"req\":%llu,"
                   "\"peer\":\"%s\",\"method\":\"%s\",\"path\":%s,"
                   "\"status\":%d,\"ms\":%llu%s%s}\n",
-                  when, (unsigned)(now % 1000),
-                  (unsigned long long)r->conn_id,
-                  (unsigned long long)r->id, mg_http_peer(r),
-                  r->method_name, path, r->status,
+                  when, (unsigned)(now % 1000), (unsigned long long)r->conn_id,
+                  (unsigned long long)r->id, mg_http_peer(r), r->method_name,
+                  path, r->status,
                   (unsigned long long)(mg_msec_mono() - r->start_ms),
-                  r->log_extra ? "," : "",
-                  r->log_extra ? r->log_extra : "");
+                  r->log_extra ? "," : "", r->log_extra ? r->log_extra : "");
     free(path);
 
     if (b.data && write(access_fd, b.data, b.len) < 0) {
-        mg_log(MG_LOG_ERR, "cannot write the access log: %s",
-               strerror(errno));
+        mg_log(MG_LOG_ERR, "cannot write the access log: %s", strerror(errno));
     }
 
     mg_buf_free(&b);
