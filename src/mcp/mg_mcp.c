@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <openssl/sha.h>
 
 #include "mg_json_check.h"
@@ -303,6 +306,35 @@ refuse(mg_http_request_t *r, int status, const char *headers, int code,
 /* ------------------------------------------------------------------ */
 /* Request checks.                                                     */
 
+/* The parameters of one Accept element say q=0. */
+static int
+q_zero(const char *p)
+{
+    const char *end = p + strcspn(p, ",");
+
+    while (p < end) {
+        p++;
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+            p += 2;
+            if (*p != '0') {
+                return 0;
+            }
+            for (p++; *p == '.' || *p == '0'; p++) {
+            }
+            return p >= end || *p == ' ' || *p == ';';
+        }
+        p += strcspn(p, ";,");
+        if (*p != ';') {
+            break;
+        }
+    }
+
+    return 0;
+}
+
 /* Accept: lenient.  Nothing listed means JSON; wildcards count. */
 static void
 parse_accept(mg_exchange_t *ex, const mg_http_request_t *r)
@@ -324,6 +356,13 @@ parse_accept(mg_exchange_t *ex, const mg_http_request_t *r)
                 p++;
             }
             len = strcspn(p, ",;");
+
+            /* q=0 means "not acceptable" (RFC 9110). */
+            if (q_zero(p + len)) {
+                p += len;
+                p += strcspn(p, ",");
+                continue;
+            }
 
             if (len >= 16 && strncasecmp(p, "application/json", 16) == 0) {
                 ex->accept_json = 1;
@@ -347,12 +386,51 @@ parse_accept(mg_exchange_t *ex, const mg_http_request_t *r)
     }
 }
 
+/*
+ * "localhost", an IPv4 literal in 127.0.0.0/8 or "[::1]": nothing that
+ * merely starts like one (127.0.0.1.evil.example is a domain).
+ */
 static int
 host_is_loopback_name(const char *host, size_t len)
 {
-    return (len == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-           (len >= 4 && strncmp(host, "127.", 4) == 0) ||
-           (len == 5 && strncmp(host, "[::1]", 5) == 0);
+    struct in_addr a;
+    char buf[16];
+
+    if (len == 9 && strncasecmp(host, "localhost", 9) == 0) {
+        return 1;
+    }
+
+    if (len == 5 && strncmp(host, "[::1]", 5) == 0) {
+        return 1;
+    }
+
+    if (len < 7 || len >= sizeof(buf)) {
+        return 0;
+    }
+
+    memcpy(buf, host, len);
+    buf[len] = '\0';
+
+    return inet_pton(AF_INET, buf, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* ":digits" to the end, or nothing. */
+static int
+port_only(const char *p)
+{
+    if (*p == '\0') {
+        return 1;
+    }
+
+    if (*p++ != ':' || *p == '\0') {
+        return 0;
+    }
+
+    while (*p >= '0' && *p <= '9') {
+        p++;
+    }
+
+    return *p == '\0';
 }
 
 /* The host part of "host[:port]" or "[v6]:port". */
@@ -410,8 +488,9 @@ origin_allowed(const char *origin)
         return 0;
     }
 
+    /* An origin is scheme://host[:port] and nothing more. */
     return host_is_loopback_name(host, host_len(host)) &&
-           host[host_len(host)] != '@';
+           port_only(host + host_len(host));
 }
 
 static int
@@ -424,7 +503,7 @@ host_allowed(const char *host)
                list_has(mcp_conf->hosts, mcp_conf->nhosts, host, strlen(host));
     }
 
-    return host_is_loopback_name(host, len);
+    return host_is_loopback_name(host, len) && port_only(host + len);
 }
 
 /* Who is calling: an API key, or anonymous where allowed. */
@@ -953,33 +1032,141 @@ session_only(const char *m)
            strcmp(m, "logging/setLevel") == 0;
 }
 
-/* A JSON-RPC id: a string or an integer, echoed as the client wrote it. */
-static char *
-request_id(const cJSON *id)
+/*
+ * Raw text of validated JSON.  The body passed the strict pre-pass, so
+ * these scanners only skip: strings, nesting and literals.
+ */
+static const char *
+raw_ws(const char *p, const char *end)
 {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+    }
+
+    return p;
+}
+
+static const char *
+raw_skip(const char *p, const char *end)
+{
+    int depth = 0;
+
+    do {
+        if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\') {
+                    p++;
+                }
+            }
+            p++;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+            p++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+            p++;
+        } else if (depth > 0) {
+            p++;
+        } else {
+            while (p < end && !strchr(",]} \t\r\n", *p)) {
+                p++;
+            }
+        }
+    } while (depth > 0 && p < end);
+
+    return p;
+}
+
+/* The raw text of member `key` of the object at p, or NULL. */
+static const char *
+raw_member(const char *p, const char *end, const char *key, size_t *len)
+{
+    const char *k, *v;
+    size_t klen = strlen(key);
+
+    p = raw_ws(p, end);
+    if (p >= end || *p != '{') {
+        return NULL;
+    }
+    p++;
+
+    for (;;) {
+        p = raw_ws(p, end);
+        if (p >= end || *p != '"') {
+            return NULL;
+        }
+
+        k = p;
+        p = raw_skip(p, end);
+        p = raw_ws(p, end) + 1; /* the colon */
+        v = raw_ws(p, end);
+        p = raw_skip(v, end);
+
+        /* Keys with escapes are never "id"-like enough to matter here. */
+        if (p > v && strncmp(k + 1, key, klen) == 0 && k[klen + 1] == '"') {
+            *len = (size_t)(p - v);
+            return v;
+        }
+
+        p = raw_ws(p, end);
+        if (p >= end || *p != ',') {
+            return NULL;
+        }
+        p++;
+    }
+}
+
+/*
+ * A JSON-RPC id: a string or an integer, echoed exactly as the client
+ * wrote it, so integers beyond a double's precision survive.
+ */
+static char *
+request_id(const cJSON *id, const char *raw, size_t len)
+{
+    size_t i;
+
     if (cJSON_IsString(id)) {
-        return cJSON_PrintUnformatted(id);
+        return raw ? mg_strndup(raw, len) : cJSON_PrintUnformatted(id);
     }
 
-    if (cJSON_IsNumber(id) &&
-        id->valuedouble == (double)(long long)id->valuedouble) {
-        return cJSON_PrintUnformatted(id);
+    if (!cJSON_IsNumber(id) || raw == NULL || len == 0 || len > 64) {
+        return NULL;
     }
 
-    return NULL;
+    for (i = raw[0] == '-' ? 1 : 0; i < len; i++) {
+        if (raw[i] < '0' || raw[i] > '9') {
+            return NULL; /* a fraction or an exponent */
+        }
+    }
+
+    return mg_strndup(raw, len);
+}
+
+/*
+ * A message that is not valid JSON-RPC: its own error entry in a batch;
+ * alone, the whole request is refused with 400.
+ */
+static void
+refuse_message(mg_exchange_t *ex, const char *id_raw, const char *msg)
+{
+    if (!ex->batch) {
+        ex->status = 400;
+    }
+
+    out_error(ex, id_raw, RPC_INVALID_REQUEST, msg);
 }
 
 /* One message of an exchange, through every check. */
 static void
-dispatch(mg_exchange_t *ex, const cJSON *msg)
+dispatch(mg_exchange_t *ex, const cJSON *msg, const char *raw, const char *end)
 {
     const cJSON *jsonrpc, *method, *id, *params;
+    const char *m, *raw_id;
     char *id_raw = NULL;
-    const char *m;
+    size_t raw_len = 0;
 
     if (!cJSON_IsObject(msg)) {
-        out_error(ex, NULL, RPC_INVALID_REQUEST,
-                  "a JSON-RPC message must be an object");
+        refuse_message(ex, NULL, "a JSON-RPC message must be an object");
         return;
     }
 
@@ -989,12 +1176,12 @@ dispatch(mg_exchange_t *ex, const cJSON *msg)
     params = cJSON_GetObjectItemCaseSensitive(msg, "params");
 
     if (id) {
-        id_raw = request_id(id);
+        raw_id = raw_member(raw, end, "id", &raw_len);
+        id_raw = request_id(id, raw_id, raw_len);
     }
 
     if (!cJSON_IsString(jsonrpc) || strcmp(jsonrpc->valuestring, "2.0")) {
-        out_error(ex, id_raw, RPC_INVALID_REQUEST,
-                  "\"jsonrpc\" must be \"2.0\"");
+        refuse_message(ex, id_raw, "\"jsonrpc\" must be \"2.0\"");
         goto done;
     }
 
@@ -1006,14 +1193,12 @@ dispatch(mg_exchange_t *ex, const cJSON *msg)
     }
 
     if (!cJSON_IsString(method)) {
-        out_error(ex, id_raw, RPC_INVALID_REQUEST,
-                  "\"method\" must be a string");
+        refuse_message(ex, id_raw, "\"method\" must be a string");
         goto done;
     }
 
     if (params && !cJSON_IsObject(params)) {
-        out_error(ex, id_raw, RPC_INVALID_REQUEST,
-                  "\"params\" must be an object");
+        refuse_message(ex, id_raw, "\"params\" must be an object");
         goto done;
     }
 
@@ -1032,8 +1217,7 @@ dispatch(mg_exchange_t *ex, const cJSON *msg)
     }
 
     if (id_raw == NULL) {
-        out_error(ex, NULL, RPC_INVALID_REQUEST,
-                  "\"id\" must be a string or an integer");
+        refuse_message(ex, NULL, "\"id\" must be a string or an integer");
         goto done;
     }
 
@@ -1154,12 +1338,13 @@ check_mirrors(mg_exchange_t *ex, mg_http_request_t *r)
 static void
 handle_post(mg_exchange_t *ex, mg_http_request_t *r)
 {
-    const char *ctype;
+    const char *ctype, *raw, *end;
     char err[256];
     cJSON *item;
 
     ctype = mg_http_header(r, "content-type");
-    if (ctype && strncasecmp(ctype, "application/json", 16) != 0) {
+    if (ctype && (strncasecmp(ctype, "application/json", 16) != 0 ||
+                  !strchr("; \t", ctype[16]))) {
         refuse(r, 415, NULL, RPC_INVALID_REQUEST,
                "Content-Type must be application/json");
         return;
@@ -1174,6 +1359,12 @@ handle_post(mg_exchange_t *ex, mg_http_request_t *r)
     ex->root = cJSON_ParseWithLength(r->body, r->body_len);
     if (ex->root == NULL) {
         refuse(r, 400, NULL, RPC_PARSE_ERROR, "parse error");
+        return;
+    }
+
+    if (!cJSON_IsArray(ex->root) && !cJSON_IsObject(ex->root)) {
+        refuse(r, 400, NULL, RPC_INVALID_REQUEST,
+               "the body must be a JSON-RPC message (an object)");
         return;
     }
 
@@ -1215,13 +1406,19 @@ handle_post(mg_exchange_t *ex, mg_http_request_t *r)
     r->on_abort = exchange_abort;
     ex->pending = 1; /* held until every message is dispatched */
 
+    end = r->body + r->body_len;
+
     if (ex->batch) {
+        /* Walk the raw array alongside, for each item's raw id. */
+        raw = raw_ws(r->body, end) + 1;
         cJSON_ArrayForEach(item, ex->root)
         {
-            dispatch(ex, item);
+            raw = raw_ws(raw, end);
+            dispatch(ex, item, raw, end);
+            raw = raw_ws(raw_skip(raw, end), end) + 1;
         }
     } else {
-        dispatch(ex, ex->root);
+        dispatch(ex, ex->root, r->body, end);
     }
 
     if (--ex->pending == 0) {

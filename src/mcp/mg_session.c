@@ -23,6 +23,7 @@
 
 #define SESSION_PREFIX "s1."
 #define MAC_LEN 32
+#define MAC_B64_LEN 43 /* 32 bytes in unpadded base64url */
 
 static unsigned char session_key[64];
 static size_t session_key_len;
@@ -171,8 +172,8 @@ mg_session_end(const char *id, int64_t expires, int64_t now)
     unsigned char mac[MAC_LEN + 3];
     const char *dot = strrchr(id, '.');
 
-    if (dot == NULL ||
-        mg_b64url_decode(mac, dot + 1, strlen(dot + 1)) != MAC_LEN) {
+    if (dot == NULL || strlen(dot + 1) != MAC_B64_LEN ||
+        mg_b64url_decode(mac, dot + 1, MAC_B64_LEN) != MAC_LEN) {
         return;
     }
 
@@ -241,9 +242,10 @@ mg_session_check(const char *id, int64_t now, mg_session_t *s)
     }
 
     dot = strrchr(id, '.');
+    /* The length first: the decoder writes as much as it is given. */
     if (dot == NULL || dot < id + 3 ||
-        mg_b64url_decode(mac, dot + 1, len - (size_t)(dot + 1 - id)) !=
-            MAC_LEN) {
+        len - (size_t)(dot + 1 - id) != MAC_B64_LEN ||
+        mg_b64url_decode(mac, dot + 1, MAC_B64_LEN) != MAC_LEN) {
         return MG_SESSION_MALFORMED;
     }
 
