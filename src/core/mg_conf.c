@@ -424,8 +424,9 @@ static void
 load_http(mg_config_t *cf, const mg_conf_t *root)
 {
     static const char *const known[] = {
-        "listen",       "max_header_size",   "max_body_size", "header_timeout",
-        "body_timeout", "keepalive_timeout", "max_requests",  NULL,
+        "listen",         "max_header_size",  "max_body_size",
+        "header_timeout", "body_timeout",     "keepalive_timeout",
+        "max_requests",   "shutdown_timeout", NULL,
     };
     const mg_conf_t *g = group(root, "http");
     mg_http_limits_t *l = &cf->limits;
@@ -450,6 +451,8 @@ load_http(mg_config_t *cf, const mg_conf_t *root)
     l->keepalive_timeout_ms =
         (unsigned)get_int(g, "keepalive_timeout", 75000, 100, 3600000);
     l->max_requests = (unsigned)get_int(g, "max_requests", 10000, 0, 100000000);
+    cf->shutdown_timeout =
+        (unsigned)get_int(g, "shutdown_timeout", 10000, 0, 600000);
 }
 
 static void

@@ -32,6 +32,7 @@ typedef struct {
     char **listen;
     size_t nlisten;
     mg_http_limits_t limits;
+    unsigned shutdown_timeout; /* ms a graceful stop waits for calls */
 
     char *mcp_path;
     char *session_key_file;

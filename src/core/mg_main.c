@@ -123,12 +123,52 @@ set_prefix(const char *p)
 }
 
 static struct event_base *base;
+static struct event *drain_timer;
+static uint64_t drain_deadline;
 
+/* Wait for calls in flight to finish, up to the deadline. */
+static void
+drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct timeval tv = {0, 20000};
+    size_t n = mg_mcp_active_calls();
+
+    if (n == 0 || mg_msec_mono() >= drain_deadline) {
+        if (n) {
+            mg_log(MG_LOG_WARN,
+                   "%zu calls still running at the end of the graceful "
+                   "stop; they are answered with an error",
+                   n);
+        }
+        event_base_loopbreak(base);
+        return;
+    }
+
+    evtimer_add(drain_timer, &tv);
+}
+
+/*
+ * The first SIGTERM or SIGINT stops taking connections and lets calls in
+ * flight finish (http.shutdown_timeout at most); a second one stops now.
+ */
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    mg_log(MG_LOG_NOTICE, "signal %d received, exiting", (int)sig);
-    event_base_loopbreak(base);
+    if (drain_timer) {
+        mg_log(MG_LOG_NOTICE, "signal %d received again, exiting now",
+               (int)sig);
+        event_base_loopbreak(base);
+        return;
+    }
+
+    mg_log(MG_LOG_NOTICE,
+           "signal %d received, exiting after %zu calls in flight", (int)sig,
+           mg_mcp_active_calls());
+
+    mg_mcp_stop_accepting();
+    drain_deadline = mg_msec_mono() + mg_config->shutdown_timeout;
+    drain_timer = evtimer_new(base, drain, NULL);
+    drain(-1, 0, NULL);
 }
 
 static int
@@ -215,12 +255,22 @@ run(mg_config_t *cf)
     unlink(pid_path);
 
 stop:
-    mg_http_shutdown();
+    /*
+     * Modules first: they answer what is still running while the client
+     * connections are open; one loop turn writes those answers out.
+     */
     mg_modules_unload();
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    mg_http_shutdown();
     mg_mcp_shutdown();
 
     /* Let closing connections and module timers release their events. */
     event_base_loop(base, EVLOOP_NONBLOCK);
+
+    if (drain_timer) {
+        event_free(drain_timer);
+        drain_timer = NULL;
+    }
 
     event_free(sigs[0]);
     event_free(sigs[1]);

@@ -344,6 +344,26 @@ mg_http_listener_addr(const mg_http_listener_t *l)
 }
 
 void
+mg_http_stop_accepting(mg_http_handler_pt handler)
+{
+    mg_http_listener_t *l;
+
+    /*
+     * Close the socket itself, so new clients are refused rather than
+     * queued; answers on open connections then say Connection: close.
+     */
+    for (l = listeners; l; l = l->next) {
+        if (l->handler == handler && l->evl) {
+            evconnlistener_free(l->evl);
+            event_free(l->accept_resume);
+            l->evl = NULL;
+            l->accept_resume = NULL;
+            l->closed = 1;
+        }
+    }
+}
+
+void
 mg_http_shutdown(void)
 {
     mg_http_listener_t *l;
@@ -352,8 +372,10 @@ mg_http_shutdown(void)
         l = listeners;
         listeners = l->next;
 
-        evconnlistener_free(l->evl);
-        event_free(l->accept_resume);
+        if (l->evl) {
+            evconnlistener_free(l->evl);
+            event_free(l->accept_resume);
+        }
         l->evl = NULL;
         l->accept_resume = NULL;
         l->closed = 1;

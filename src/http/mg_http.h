@@ -102,6 +102,12 @@ mg_http_listener_t *mg_http_listen(const char *addr,
 void *mg_http_listener_data(const mg_http_listener_t *l);
 const char *mg_http_listener_addr(const mg_http_listener_t *l);
 
+/*
+ * Stop accepting connections on the listeners of this handler; their
+ * open connections go on.  For a graceful stop.
+ */
+void mg_http_stop_accepting(mg_http_handler_pt handler);
+
 /* Close every listener and connection. */
 void mg_http_shutdown(void);
 

@@ -1594,6 +1594,25 @@ mg_mcp_init(mg_config_t *cf)
 }
 
 void
+mg_mcp_stop_accepting(void)
+{
+    mg_http_stop_accepting(mg_mcp_handler);
+}
+
+size_t
+mg_mcp_active_calls(void)
+{
+    mg_call_t *c;
+    size_t n = 0;
+
+    for (c = active_calls; c; c = c->next_active) {
+        n++;
+    }
+
+    return n;
+}
+
+void
 mg_mcp_shutdown(void)
 {
     mg_session_reset();

