@@ -89,6 +89,18 @@ arg_expected(const cf_arg_spec_t *s, char *buf, size_t size)
                  "spaces",
                  s->min, s->max);
         break;
+    case CF_ARG_BOOL:
+        snprintf(buf, size, "true or false");
+        break;
+    case CF_ARG_ARRAY:
+        snprintf(buf, size, "a list of %ld to %ld elements", s->min, s->max);
+        break;
+    case CF_ARG_OBJECT:
+        snprintf(buf, size, "an object");
+        break;
+    case CF_ARG_STATUS:
+        snprintf(buf, size, "\"active\" or \"disabled\"");
+        break;
     default:
         snprintf(buf, size, "a string of %ld to %ld characters", s->min,
                  s->max);
@@ -133,6 +145,20 @@ arg_valid(const cJSON *v, const cf_arg_spec_t *s)
 
     case CF_ARG_SECRET:
         return cJSON_IsString(v) && secret_valid(v->valuestring, s);
+
+    case CF_ARG_BOOL:
+        return cJSON_IsBool(v);
+
+    case CF_ARG_ARRAY:
+        return cJSON_IsArray(v) && cJSON_GetArraySize(v) >= s->min &&
+               cJSON_GetArraySize(v) <= s->max;
+
+    case CF_ARG_OBJECT:
+        return cJSON_IsObject(v);
+
+    case CF_ARG_STATUS:
+        return cJSON_IsString(v) && (strcmp(v->valuestring, "active") == 0 ||
+                                     strcmp(v->valuestring, "disabled") == 0);
 
     default:
         if (!cJSON_IsString(v)) {

@@ -419,7 +419,24 @@ module_exit(void *ctx)
     ctx_free(cf);
 }
 
+/* The read and the write tools, as one table for the descriptor. */
+static mg_tool_t cf_tools[16];
+
+__attribute__((constructor)) static void
+tools_table(void)
+{
+    const mg_tool_t *t;
+    size_t n = 0;
+
+    for (t = cf_read_tools; t->name; t++) {
+        cf_tools[n++] = *t;
+    }
+    for (t = cf_write_tools; t->name && n + 1 < 16; t++) {
+        cf_tools[n++] = *t;
+    }
+}
+
 mg_module_t mg_module = {
-    MG_MODULE_HEAD, "cloudflare",  configure, init,
-    module_exit,    cf_read_tools, NULL,      NULL,
+    MG_MODULE_HEAD, "cloudflare", configure, init,
+    module_exit,    cf_tools,     NULL,      NULL,
 };

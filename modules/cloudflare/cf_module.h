@@ -148,6 +148,10 @@ typedef enum {
     CF_ARG_ID,     /* 32 lowercase hex characters */
     CF_ARG_INT,    /* a whole number from min to max */
     CF_ARG_SECRET, /* a token secret: never repeated in a message */
+    CF_ARG_BOOL,
+    CF_ARG_ARRAY,  /* with min to max elements */
+    CF_ARG_OBJECT, /* checked further by the tool */
+    CF_ARG_STATUS, /* "active" or "disabled" */
 } cf_arg_type_e;
 
 typedef struct {
@@ -206,13 +210,70 @@ int cf_cache_complete(const cf_cache_t *c, unsigned part);
 const cJSON *cf_cache_group_by_name(const cf_cache_t *c, const char *name);
 void cf_cache_stop(cf_cache_t *c);
 
+/* cf_names.c: the cache as cf_parse.h resolves names against it. */
+typedef struct {
+    cf_names_t names;
+    cf_group_ref_t *groups;
+    const char ***scopes;
+    cf_account_ref_t *accounts;
+    cf_zone_ref_t *zones;
+} cf_names_snapshot_t;
+
+void cf_names_snapshot(cf_names_snapshot_t *s, const cf_cache_t *c);
+void cf_names_snapshot_free(cf_names_snapshot_t *s);
+
 /* cf_verify.c */
 int cf_verify_start(cf_ctx_t *cf);
 void cf_verify_stop(cf_ctx_t *cf);
 
-/* cf_tools_read.c */
-extern const mg_tool_t cf_read_tools[];
+/* cf_op.c: a tool call in progress. */
+typedef struct cf_op_s cf_op_t;
+
+typedef int (*cf_step_pt)(cf_op_t *op);
+
+struct cf_op_s {
+    cf_ctx_t *cf;
+    mg_call_t *call;
+    const cJSON *args;
+    cf_step_pt step;             /* runs once the cache is ready */
+    int (*fetched)(cf_op_t *op); /* runs when a fetch ends */
+    char account[CF_ID_LEN + 1]; /* "": user tokens */
+    char secret[CF_SECRET_MAX + 1];
+    char what[128];
+    int page_given;
+    cf_fetch_t fetch;
+    cJSON *verified; /* tokens_verify: the verify result */
+
+    /* Writes: create, update, delete, roll. */
+    const char *method;
+    char path[256];
+    cJSON *body;    /* what is sent, owned */
+    cJSON *current; /* update: the token before, owned */
+    char token_id[CF_ID_LEN + 1];
+    char name[128];
+    mg_upstream_req_t *wreq; /* the write in flight */
+    int write_sent;          /* its outcome may be unknown until answered */
+    int (*written)(cf_op_t *op, mg_cf_envelope_t *env);
+
+    cf_op_t *prev;
+    cf_op_t *next;
+};
+
+cf_op_t *cf_op_new(cf_ctx_t *cf, mg_call_t *call);
+void cf_op_free(cf_op_t *op);
+int cf_op_result(cf_op_t *op, cJSON *result);
+int cf_op_fail(cf_op_t *op, const cf_err_t *err);
+int cf_op_fail_answer(cf_op_t *op, const char *lacking);
+int cf_op_fetch(cf_op_t *op, int (*fetched)(cf_op_t *op));
+int cf_op_begin(cf_op_t *op, unsigned need, cf_step_pt step);
+cf_op_t *cf_op_start(mg_call_t *call, void *ctx, const cf_arg_spec_t *spec);
+void cf_tokens_base(const cf_op_t *op, char *buf, size_t size);
+const char *cf_owner_words(const cf_op_t *op);
 void cf_ops_shutdown(cf_ctx_t *cf);
+
+/* cf_tools_read.c, cf_tools_write.c */
+extern const mg_tool_t cf_read_tools[];
+extern const mg_tool_t cf_write_tools[];
 
 /* cf_schema.c */
 extern const char cf_schema_groups_in[];
@@ -223,5 +284,12 @@ extern const char cf_schema_get_in[];
 extern const char cf_schema_get_out[];
 extern const char cf_schema_verify_in[];
 extern const char cf_schema_verify_out[];
+extern const char cf_schema_create_in[];
+extern const char cf_schema_create_out[];
+extern const char cf_schema_update_in[];
+extern const char cf_schema_token_out[];
+extern const char cf_schema_id_in[];
+extern const char cf_schema_delete_out[];
+extern const char cf_schema_roll_out[];
 
 #endif /* CF_MODULE_H */

@@ -169,3 +169,117 @@ const char cf_schema_verify_out[] =
     "},"
     "\"anyOf\":[{\"required\":[\"id\",\"status\",\"policies_known\"]},"
     "{\"required\":[\"error\"]}]}";
+
+/* The tools that write: tokens_create, tokens_update, tokens_delete, roll. */
+
+#define S_GROUP_REF                                                            \
+    "{\"anyOf\":[{\"type\":\"string\",\"description\":\"A group name, "        \
+    "such as \\\"D1 Write\\\"\"},"                                             \
+    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"}},"      \
+    "\"required\":[\"id\"],\"additionalProperties\":false},"                   \
+    "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},"     \
+    "\"scope\":{\"type\":\"string\",\"description\":\"account, zone, user, "   \
+    "or a full scope, to pick among groups of one name\"}},"                   \
+    "\"required\":[\"name\"],\"additionalProperties\":false}]}"
+
+#define S_POLICY_IN                                                            \
+    "{\"type\":\"object\",\"properties\":{"                                    \
+    "\"effect\":{\"type\":\"string\",\"enum\":[\"allow\",\"deny\"],"           \
+    "\"description\":\"allow (the default) or deny\"},"                        \
+    "\"permission_groups\":{\"type\":\"array\",\"minItems\":1,"                \
+    "\"items\":" S_GROUP_REF                                                   \
+    "},"                                                                       \
+    "\"resources\":{\"type\":\"object\",\"description\":\"Friendly: "          \
+    "{accounts: [id or name], zones: [id or name], all_zones_of: [account "    \
+    "id or name]}. Raw: Cloudflare's keys, flat "                              \
+    "{\\\"com.cloudflare.api.account.<id>\\\": \\\"*\\\"} or nested "          \
+    "{\\\"com.cloudflare.api.account.<id>\\\": "                               \
+    "{\\\"com.cloudflare.api.account.zone.*\\\": \\\"*\\\"}}.\"}},"            \
+    "\"required\":[\"permission_groups\",\"resources\"]}"
+
+#define S_WHEN                                                                 \
+    "\"expires_on\":{\"type\":\"string\",\"description\":\"RFC 3339, such "    \
+    "as 2026-12-31T23:59:59Z; or use ttl.\"},"                                 \
+    "\"ttl\":{\"type\":\"string\",\"pattern\":\"^[1-9][0-9]*[mhd]$\","         \
+    "\"description\":\"How long the token lives: 90m, 12h, 7d.\"},"            \
+    "\"not_before\":{\"type\":\"string\",\"description\":\"RFC 3339: the "     \
+    "token works from then on; about now means at once.\"},"                   \
+    "\"condition\":{\"type\":\"object\",\"description\":\"{request_ip: {in: "  \
+    "[address or CIDR], not_in: [...]}}: the addresses the token works "       \
+    "from.\"},"                                                                \
+    "\"dry_run\":{\"type\":\"boolean\",\"description\":\"true: resolve "       \
+    "everything and show the request, but send nothing.\"},"
+
+#define S_DRY_RUN_OUT                                                          \
+    "\"dry_run\":{\"type\":\"boolean\"},"                                      \
+    "\"request\":{\"type\":\"object\",\"properties\":{"                        \
+    "\"method\":{\"type\":\"string\"},\"path\":{\"type\":\"string\"},"         \
+    "\"body\":{\"type\":\"object\"}}},"                                        \
+    "\"note\":{\"type\":\"string\"},"
+
+const char cf_schema_create_in[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":120,"
+    "\"description\":\"A name unique among the owner's tokens.\"},"
+    "\"policies\":{\"type\":\"array\",\"minItems\":1,\"items\":" S_POLICY_IN
+    "}," S_WHEN S_ACCOUNT_ID
+    "},\"required\":[\"name\",\"policies\"],"
+    "\"additionalProperties\":false}";
+
+const char cf_schema_create_out[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"token\":" S_TOKEN
+    ","
+    "\"value_shown_once\":{\"type\":\"boolean\",\"description\":\"true: "
+    "token.value is the secret, shown in this result only.\"}," S_DRY_RUN_OUT
+        S_ERROR
+    "},"
+    "\"anyOf\":[{\"required\":[\"token\"]},{\"required\":[\"dry_run\","
+    "\"request\"]},{\"required\":[\"error\"]}]}";
+
+const char cf_schema_update_in[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"token_id\":" S_ID
+    ",\"description\":\"The token to change (32 "
+    "hex).\"},"
+    "\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":120},"
+    "\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"disabled\"]},"
+    "\"policies\":{\"type\":\"array\",\"minItems\":1,\"items\":" S_POLICY_IN
+    ",\"description\":\"Replaces every policy of the token.\"}," S_WHEN
+        S_ACCOUNT_ID
+    "},\"required\":[\"token_id\"],"
+    "\"additionalProperties\":false}";
+
+const char cf_schema_token_out[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"token\":" S_TOKEN "," S_DRY_RUN_OUT S_ERROR
+    "},"
+    "\"anyOf\":[{\"required\":[\"token\"]},{\"required\":[\"dry_run\","
+    "\"request\"]},{\"required\":[\"error\"]}]}";
+
+const char cf_schema_id_in[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"token_id\":" S_ID
+    ",\"description\":\"The token's id (32 hex), as "
+    "tokens_list shows it.\"}," S_ACCOUNT_ID
+    "},\"required\":[\"token_id\"],\"additionalProperties\":false}";
+
+const char cf_schema_delete_out[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"token_id\":{\"type\":\"string\"},"
+    "\"deleted\":{\"type\":\"boolean\"},"
+    "\"note\":{\"type\":\"string\"}," S_ERROR
+    "},"
+    "\"anyOf\":[{\"required\":[\"token_id\",\"deleted\"]},"
+    "{\"required\":[\"error\"]}]}";
+
+const char cf_schema_roll_out[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"token_id\":{\"type\":\"string\"},"
+    "\"value\":{\"type\":\"string\",\"description\":\"The new secret, "
+    "shown in this result only.\"},"
+    "\"value_shown_once\":{\"type\":\"boolean\"},"
+    "\"note\":{\"type\":\"string\"}," S_ERROR
+    "},"
+    "\"anyOf\":[{\"required\":[\"token_id\",\"value\"]},"
+    "{\"required\":[\"error\"]}]}";

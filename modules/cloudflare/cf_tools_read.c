@@ -17,243 +17,6 @@
 
 #include "cf_module.h"
 
-typedef struct cf_op_s cf_op_t;
-
-typedef int (*cf_step_pt)(cf_op_t *op);
-
-struct cf_op_s {
-    cf_ctx_t *cf;
-    mg_call_t *call;
-    const cJSON *args;
-    cf_step_pt step;             /* runs once the cache is ready */
-    int (*fetched)(cf_op_t *op); /* runs when a fetch ends */
-    char account[CF_ID_LEN + 1]; /* "": user tokens */
-    char secret[CF_SECRET_MAX + 1];
-    char what[128];
-    int page_given;
-    cf_fetch_t fetch;
-    cJSON *verified; /* tokens_verify: the verify result */
-    cf_op_t *prev;
-    cf_op_t *next;
-};
-
-/* ------------------------------------------------------------------ */
-/* Ops.                                                                */
-
-static cf_op_t *
-op_new(cf_ctx_t *cf, mg_call_t *call)
-{
-    cf_op_t *op = calloc(1, sizeof(cf_op_t));
-
-    if (op == NULL) {
-        return NULL;
-    }
-
-    op->cf = cf;
-    op->call = call;
-    op->args = mg_call_arguments(call);
-
-    op->next = cf->ops;
-    if (cf->ops) {
-        cf->ops->prev = op;
-    }
-    cf->ops = op;
-
-    return op;
-}
-
-static void
-op_free(cf_op_t *op)
-{
-    cf_ctx_t *cf = op->cf;
-
-    if (op->prev) {
-        op->prev->next = op->next;
-    } else {
-        cf->ops = op->next;
-    }
-    if (op->next) {
-        op->next->prev = op->prev;
-    }
-
-    cf_cache_forget(&cf->cache, op);
-    cf_fetch_clear(&op->fetch);
-    cJSON_Delete(op->verified);
-    explicit_bzero(op->secret, sizeof(op->secret));
-    free(op);
-}
-
-/* Answer the call with a result and end the op.  Returns MG_OK. */
-static int
-op_result(cf_op_t *op, cJSON *result)
-{
-    cf_redact(result, op->cf->secret);
-    cf_redact(result, op->secret);
-    mg_call_result(op->call, result, 0);
-    op_free(op);
-
-    return MG_OK;
-}
-
-/* Answer the call with an error and end the op.  Returns MG_OK. */
-static int
-op_fail(cf_op_t *op, const cf_err_t *err)
-{
-    char message[sizeof(err->message)];
-    cJSON *details;
-
-    details = err->details ? cJSON_Duplicate(err->details, 1) : NULL;
-    cf_redact(details, op->cf->secret);
-    cf_redact(details, op->secret);
-
-    snprintf(message, sizeof(message), "%s", err->message);
-    cf_redact_text(message, sizeof(message), op->cf->secret);
-    cf_redact_text(message, sizeof(message), op->secret);
-
-    mg_call_error(op->call, err->code ? err->code : "internal_error", details,
-                  "%s", message);
-    op_free(op);
-
-    return MG_OK;
-}
-
-/* Cloudflare said success but not with what was asked for. */
-static int
-op_fail_answer(cf_op_t *op, const char *lacking)
-{
-    cf_err_t err;
-
-    memset(&err, 0, sizeof(err));
-    cf_error_set(&err, "bad_upstream_response", NULL,
-                 "Cloudflare's answer to %s held no %s; try again", op->what,
-                 lacking);
-    op_fail(op, &err);
-    cf_err_clear(&err);
-
-    return MG_OK;
-}
-
-static void
-op_fetch_done(cf_fetch_t *f)
-{
-    cf_op_t *op = f->arg;
-    mg_call_t *call = op->call;
-
-    if (op->fetched(op) == MG_OK) {
-        mg_call_resume(call, MG_OK);
-    }
-}
-
-/* Start op->fetch; `fetched` runs when it ends.  MG_AGAIN or MG_OK. */
-static int
-op_fetch(cf_op_t *op, int (*fetched)(cf_op_t *op))
-{
-    op->fetched = fetched;
-    op->fetch.cf = op->cf;
-    op->fetch.done = op_fetch_done;
-    op->fetch.arg = op;
-    op->fetch.what = op->what;
-
-    if (cf_fetch_start(&op->fetch) != MG_OK) {
-        return op_fail(op, &op->fetch.err);
-    }
-
-    return MG_AGAIN;
-}
-
-static void
-op_cache_ready(void *arg, const cf_err_t *err)
-{
-    cf_op_t *op = arg;
-    mg_call_t *call = op->call;
-    int rc;
-
-    rc = err ? op_fail(op, err) : op->step(op);
-
-    if (rc == MG_OK) {
-        mg_call_resume(call, MG_OK);
-    }
-}
-
-/* Run step once the cache parts in `need` are loaded. */
-static int
-op_begin(cf_op_t *op, unsigned need, cf_step_pt step)
-{
-    cf_err_t err;
-    int rc;
-
-    memset(&err, 0, sizeof(err));
-    op->step = step;
-
-    rc = cf_cache_need(&op->cf->cache, need, op_cache_ready, op, &err);
-    if (rc == MG_OK) {
-        return step(op);
-    }
-
-    if (rc == MG_AGAIN) {
-        return MG_AGAIN;
-    }
-
-    rc = op_fail(op, &err);
-    cf_err_clear(&err);
-
-    return rc;
-}
-
-/*
- * Check the arguments and make the op.  NULL when the call is already
- * answered (bad arguments, no memory).
- */
-static cf_op_t *
-op_start(mg_call_t *call, void *ctx, const cf_arg_spec_t *spec)
-{
-    cf_ctx_t *cf = ctx;
-    cf_err_t err;
-    const char *account;
-    cf_op_t *op;
-
-    memset(&err, 0, sizeof(err));
-
-    if (cf_args_check(mg_call_arguments(call), spec, mg_call_tool(call),
-                      &err) != MG_OK) {
-        mg_call_error(call, err.code, err.details, "%s", err.message);
-        return NULL;
-    }
-
-    op = op_new(cf, call);
-    if (op == NULL) {
-        mg_call_error(call, "internal_error", NULL,
-                      "the gateway ran out of memory");
-        return NULL;
-    }
-
-    /* Without account_id: user tokens, unless a default is configured. */
-    account = cf_arg_string(op->args, "account_id");
-    snprintf(op->account, sizeof(op->account), "%s",
-             account ? account : cf->default_account);
-
-    cf_fetch_init(&op->fetch, cf, op->what, op_fetch_done, op);
-
-    return op;
-}
-
-/* "/user/tokens" or "/accounts/<id>/tokens", and what it is in words. */
-static void
-tokens_base(const cf_op_t *op, char *buf, size_t size)
-{
-    if (op->account[0]) {
-        snprintf(buf, size, "/accounts/%s/tokens", op->account);
-    } else {
-        snprintf(buf, size, "/user/tokens");
-    }
-}
-
-static const char *
-owner_words(const cf_op_t *op)
-{
-    return op->account[0] ? "account" : "user";
-}
-
 /* ------------------------------------------------------------------ */
 /* token_permission_groups_list                                        */
 
@@ -320,18 +83,18 @@ groups_answer(cf_op_t *op, const cJSON *groups)
         }
     }
 
-    return op_result(op, res);
+    return cf_op_result(op, res);
 }
 
 static int
 groups_fetched(cf_op_t *op)
 {
     if (!op->fetch.ok) {
-        return op_fail(op, &op->fetch.err);
+        return cf_op_fail(op, &op->fetch.err);
     }
 
     if (!cJSON_IsArray(op->fetch.result)) {
-        return op_fail_answer(op, "list");
+        return cf_op_fail_answer(op, "list");
     }
 
     return groups_answer(op, op->fetch.result);
@@ -350,7 +113,7 @@ groups_from_cache(cf_op_t *op)
 static int
 groups_list(mg_call_t *call, void *ctx)
 {
-    cf_op_t *op = op_start(call, ctx, groups_args);
+    cf_op_t *op = cf_op_start(call, ctx, groups_args);
 
     if (op == NULL) {
         return MG_OK;
@@ -359,7 +122,7 @@ groups_list(mg_call_t *call, void *ctx)
     if (op->account[0] == '\0' ||
         (op->cf->default_account[0] &&
          strcmp(op->account, op->cf->default_account) == 0)) {
-        return op_begin(op, CF_CACHE_GROUPS, groups_from_cache);
+        return cf_op_begin(op, CF_CACHE_GROUPS, groups_from_cache);
     }
 
     snprintf(op->what, sizeof(op->what),
@@ -367,7 +130,7 @@ groups_list(mg_call_t *call, void *ctx)
     snprintf(op->fetch.path, sizeof(op->fetch.path),
              "/accounts/%s/tokens/permission_groups", op->account);
 
-    return op_fetch(op, groups_fetched);
+    return cf_op_fetch(op, groups_fetched);
 }
 
 /* ------------------------------------------------------------------ */
@@ -468,7 +231,7 @@ list_fetched(cf_op_t *op)
     int count = 0;
 
     if (!op->fetch.ok) {
-        return op_fail(op, &op->fetch.err);
+        return cf_op_fail(op, &op->fetch.err);
     }
 
     res = cJSON_CreateObject();
@@ -491,19 +254,19 @@ list_fetched(cf_op_t *op)
     cJSON_AddItemToObject(res, "result_info", list_result_info(op, count));
     list_completeness(op, count, res);
 
-    return op_result(op, res);
+    return cf_op_result(op, res);
 }
 
 static int
 list_step(cf_op_t *op)
 {
-    return op_fetch(op, list_fetched);
+    return cf_op_fetch(op, list_fetched);
 }
 
 static int
 tokens_list(mg_call_t *call, void *ctx)
 {
-    cf_op_t *op = op_start(call, ctx, list_args);
+    cf_op_t *op = cf_op_start(call, ctx, list_args);
     long page;
 
     if (op == NULL) {
@@ -514,9 +277,9 @@ tokens_list(mg_call_t *call, void *ctx)
     op->page_given = page > 0;
 
     snprintf(op->what, sizeof(op->what), "listing %s tokens%s%s",
-             owner_words(op), op->account[0] ? " of account " : "",
+             cf_owner_words(op), op->account[0] ? " of account " : "",
              op->account);
-    tokens_base(op, op->fetch.path, sizeof(op->fetch.path));
+    cf_tokens_base(op, op->fetch.path, sizeof(op->fetch.path));
 
     op->fetch.paged = 1;
     op->fetch.all_pages = !op->page_given;
@@ -525,7 +288,7 @@ tokens_list(mg_call_t *call, void *ctx)
         (int)cf_arg_int(op->args, "per_page",
                         op->page_given ? CF_PER_PAGE_DEFAULT : CF_PER_PAGE_MAX);
 
-    return op_begin(op, CF_CACHE_GROUPS, list_step);
+    return cf_op_begin(op, CF_CACHE_GROUPS, list_step);
 }
 
 /* ------------------------------------------------------------------ */
@@ -543,11 +306,11 @@ get_fetched(cf_op_t *op)
     cJSON *res, *token;
 
     if (!op->fetch.ok) {
-        return op_fail(op, &op->fetch.err);
+        return cf_op_fail(op, &op->fetch.err);
     }
 
     if (!cJSON_IsObject(op->fetch.result)) {
-        return op_fail_answer(op, "token object");
+        return cf_op_fail_answer(op, "token object");
     }
 
     token = op->fetch.result;
@@ -557,32 +320,32 @@ get_fetched(cf_op_t *op)
     res = cJSON_CreateObject();
     cJSON_AddItemToObject(res, "token", token);
 
-    return op_result(op, res);
+    return cf_op_result(op, res);
 }
 
 static int
 get_step(cf_op_t *op)
 {
-    return op_fetch(op, get_fetched);
+    return cf_op_fetch(op, get_fetched);
 }
 
 static int
 tokens_get(mg_call_t *call, void *ctx)
 {
-    cf_op_t *op = op_start(call, ctx, get_args);
+    cf_op_t *op = cf_op_start(call, ctx, get_args);
     char base[128];
 
     if (op == NULL) {
         return MG_OK;
     }
 
-    snprintf(op->what, sizeof(op->what), "reading %s token %s", owner_words(op),
-             cf_arg_string(op->args, "token_id"));
-    tokens_base(op, base, sizeof(base));
+    snprintf(op->what, sizeof(op->what), "reading %s token %s",
+             cf_owner_words(op), cf_arg_string(op->args, "token_id"));
+    cf_tokens_base(op, base, sizeof(base));
     snprintf(op->fetch.path, sizeof(op->fetch.path), "%s/%s", base,
              cf_arg_string(op->args, "token_id"));
 
-    return op_begin(op, CF_CACHE_GROUPS, get_step);
+    return cf_op_begin(op, CF_CACHE_GROUPS, get_step);
 }
 
 /* ------------------------------------------------------------------ */
@@ -640,7 +403,7 @@ lookup_fetched(cf_op_t *op)
                                 op->fetch.ok ? "Cloudflare's answer held "
                                                "no token object"
                                              : op->fetch.err.message);
-        return op_result(op, res);
+        return cf_op_result(op, res);
     }
 
     name = cJSON_GetObjectItemCaseSensitive(op->fetch.result, "name");
@@ -659,7 +422,7 @@ lookup_fetched(cf_op_t *op)
     cJSON_AddItemToObject(res, "policies", policies);
     cJSON_AddBoolToObject(res, "policies_known", 1);
 
-    return op_result(op, res);
+    return cf_op_result(op, res);
 }
 
 /* The token checks out: look it up by id with the gateway's own token. */
@@ -670,13 +433,13 @@ verify_fetched(cf_op_t *op)
     char base[128];
 
     if (!op->fetch.ok) {
-        return op_fail(op, &op->fetch.err);
+        return cf_op_fail(op, &op->fetch.err);
     }
 
     id = cJSON_GetObjectItemCaseSensitive(op->fetch.result, "id");
     status = cJSON_GetObjectItemCaseSensitive(op->fetch.result, "status");
     if (!cJSON_IsString(id) || !cJSON_IsString(status)) {
-        return op_fail_answer(op, "token object");
+        return cf_op_fail_answer(op, "token object");
     }
 
     op->verified = op->fetch.result;
@@ -689,30 +452,30 @@ verify_fetched(cf_op_t *op)
         cJSON_AddStringToObject(res, "policies_unknown_reason",
                                 "Cloudflare gave an id the gateway cannot "
                                 "look up");
-        return op_result(op, res);
+        return cf_op_result(op, res);
     }
 
     cf_fetch_clear(&op->fetch);
     op->fetch.bearer = NULL;
-    snprintf(op->what, sizeof(op->what), "reading %s token %s", owner_words(op),
-             id->valuestring);
-    tokens_base(op, base, sizeof(base));
+    snprintf(op->what, sizeof(op->what), "reading %s token %s",
+             cf_owner_words(op), id->valuestring);
+    cf_tokens_base(op, base, sizeof(base));
     snprintf(op->fetch.path, sizeof(op->fetch.path), "%s/%s", base,
              id->valuestring);
 
-    return op_fetch(op, lookup_fetched);
+    return cf_op_fetch(op, lookup_fetched);
 }
 
 static int
 verify_step(cf_op_t *op)
 {
-    return op_fetch(op, verify_fetched);
+    return cf_op_fetch(op, verify_fetched);
 }
 
 static int
 tokens_verify(mg_call_t *call, void *ctx)
 {
-    cf_op_t *op = op_start(call, ctx, verify_args);
+    cf_op_t *op = cf_op_start(call, ctx, verify_args);
     const char *secret;
     char base[128];
 
@@ -728,11 +491,11 @@ tokens_verify(mg_call_t *call, void *ctx)
     }
 
     snprintf(op->what, sizeof(op->what), "verifying %s %s token",
-             secret ? "the given" : "the gateway's own", owner_words(op));
-    tokens_base(op, base, sizeof(base));
+             secret ? "the given" : "the gateway's own", cf_owner_words(op));
+    cf_tokens_base(op, base, sizeof(base));
     snprintf(op->fetch.path, sizeof(op->fetch.path), "%s/verify", base);
 
-    return op_begin(op, CF_CACHE_GROUPS, verify_step);
+    return cf_op_begin(op, CF_CACHE_GROUPS, verify_step);
 }
 
 /* ------------------------------------------------------------------ */
@@ -741,25 +504,6 @@ tokens_verify(mg_call_t *call, void *ctx)
  * At exit, after the fetches and cache waits were failed: any call
  * still here is answered and resumed, so none is left hanging.
  */
-void
-cf_ops_shutdown(cf_ctx_t *cf)
-{
-    cf_err_t err;
-    mg_call_t *call;
-
-    memset(&err, 0, sizeof(err));
-    cf_error_set(&err, "shutting_down", NULL,
-                 "the gateway is shutting down; try again once it is back");
-
-    while (cf->ops) {
-        call = cf->ops->call;
-        op_fail(cf->ops, &err);
-        mg_call_resume(call, MG_OK);
-    }
-
-    cf_err_clear(&err);
-}
-
 #define CF_READ_TOOL                                                           \
     (MG_TOOL_READ_ONLY | MG_TOOL_IDEMPOTENT | MG_TOOL_OPEN_WORLD)
 
