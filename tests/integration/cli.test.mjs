@@ -130,3 +130,17 @@ test('-k mints a key; its line works in clients.keys; others get 401',
             await gw.stop();
         }
     });
+
+test('-t accepts conf/cloudflare.conf.example once its token is set',
+    () => {
+        const env = { ...process.env, CLOUDFLARE_API_TOKEN: 'x'.repeat(40) };
+        let r = run(['-t', '-c', 'conf/cloudflare.conf.example'],
+            { cwd: ROOT, env });
+        assert.equal(r.status, 0, r.stderr);
+
+        delete env.CLOUDFLARE_API_TOKEN;
+        r = run(['-t', '-c', 'conf/cloudflare.conf.example'],
+            { cwd: ROOT, env });
+        assert.equal(r.status, 1);
+        assert.match(r.stderr, /cloudflare\.conf\.example:\d+: token_env: the environment variable "CLOUDFLARE_API_TOKEN" is not set/);
+    });
