@@ -127,7 +127,8 @@ struct cf_ctx_s {
     long timeout;
     long cache_ttl;
     int max_pages;
-    int secret_shared; /* token_file readable by group or others */
+    int secret_shared;          /* token_file readable by group or others */
+    char own_id[CF_ID_LEN + 1]; /* the gateway token's id, once verified */
 
     /* Running state. */
     mg_upstream_t *up;

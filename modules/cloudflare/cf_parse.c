@@ -193,6 +193,11 @@ cf_ttl_parse(const char *s, long *seconds, cf_err_t *e)
                                       : 0)
                : 0;
 
+    if (len >= 2 && i == len - 1 && unit && n == 0) {
+        return cf_fail(e, "invalid_arguments", NULL,
+                       "ttl \"%.40s\" is zero; give at least 1m", s);
+    }
+
     if (len < 2 || i != len - 1 || s[0] == '0' || unit == 0) {
         return cf_fail(e, "invalid_arguments", NULL,
                        "ttl \"%.40s\" is not a duration; write a whole number "
@@ -550,6 +555,31 @@ cf_group_resolve(const cJSON *spec, const cf_names_t *n,
 /* ------------------------------------------------------------------ */
 /* Resources.                                                          */
 
+/* "no account": with the names the gateway can see, when they are few. */
+static void
+unknown_account(const char *v, const cf_names_t *n, cf_err_t *e)
+{
+    char seen[400] = "";
+    size_t i, len = 0;
+
+    for (i = 0; i < n->naccounts && i < 10; i++) {
+        if (len + strlen(n->accounts[i].name) + 6 >= sizeof(seen)) {
+            break;
+        }
+        len += (size_t)snprintf(seen + len, sizeof(seen) - len, "%s\"%s\"",
+                                len ? ", " : "", n->accounts[i].name);
+    }
+
+    cf_fail(e, "unknown_account", NULL,
+            "no account \"%.80s\" is visible to the gateway's Cloudflare "
+            "token; give an account id or an exact account name%s%s",
+            v, len ? " (visible: " : "", len ? seen : "");
+    if (len) {
+        snprintf(e->message + strlen(e->message),
+                 sizeof(e->message) - strlen(e->message), ")");
+    }
+}
+
 static const cf_account_ref_t *
 find_account(const char *v, const cf_names_t *n, cf_err_t *e)
 {
@@ -575,10 +605,7 @@ find_account(const char *v, const cf_names_t *n, cf_err_t *e)
     }
 
     if (count == 0) {
-        cf_fail(e, "unknown_account", NULL,
-                "no account \"%.80s\" is visible to the gateway's Cloudflare "
-                "token; give an account id or an exact account name",
-                v);
+        unknown_account(v, n, e);
         return NULL;
     }
 
@@ -950,4 +977,77 @@ cf_policies_equal(const cJSON *a, const cJSON *b)
     free(kb);
 
     return equal;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scopes: a group only acts on resources of the scope it is for.      */
+
+#define SCOPE_ACCOUNT "com.cloudflare.api.account"
+#define SCOPE_ZONE "com.cloudflare.api.account.zone"
+#define SCOPE_USER "com.cloudflare.api.user"
+
+const char *
+cf_resource_scope(const char *key, const cJSON *value)
+{
+    if (strncmp(key, RES_ZONE, strlen(RES_ZONE)) == 0) {
+        return SCOPE_ZONE;
+    }
+
+    if (strncmp(key, SCOPE_USER ".", strlen(SCOPE_USER) + 1) == 0) {
+        return SCOPE_USER;
+    }
+
+    if (strncmp(key, RES_ACCOUNT, strlen(RES_ACCOUNT)) == 0) {
+        /* An account mapped to its zones means those zones. */
+        return cJSON_IsObject(value) ? SCOPE_ZONE : SCOPE_ACCOUNT;
+    }
+
+    return NULL;
+}
+
+const char *
+cf_resources_scope(const cJSON *res)
+{
+    const char *one = NULL, *s;
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, (cJSON *)res)
+    {
+        s = cf_resource_scope(m->string, m);
+        if (s == NULL || (one && strcmp(one, s) != 0)) {
+            return NULL;
+        }
+        one = s;
+    }
+
+    return one;
+}
+
+int
+cf_group_fits(const cf_group_ref_t *g, const cJSON *res, cf_err_t *e)
+{
+    const char *s;
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, (cJSON *)res)
+    {
+        s = cf_resource_scope(m->string, m);
+        if (s == NULL || g->nscopes == 0 || group_has_scope(g, s)) {
+            continue;
+        }
+
+        return cf_fail(e, "scope_mismatch", NULL,
+                       "permission group \"%.60s\" applies to %s resources, "
+                       "not to \"%.80s\" (%s); put it in a policy of its own "
+                       "with %s",
+                       g->name, scope_short(g->scopes[0]), m->string,
+                       scope_short(s),
+                       strcmp(scope_short(g->scopes[0]), "zone") == 0
+                           ? "zones or all_zones_of"
+                       : strcmp(scope_short(g->scopes[0]), "account") == 0
+                           ? "accounts"
+                           : "resources of that scope");
+    }
+
+    return MG_OK;
 }

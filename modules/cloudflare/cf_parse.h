@@ -99,6 +99,17 @@ cJSON *cf_resources_build(const cJSON *res, const cf_names_t *n,
 cJSON *cf_condition_build(const cJSON *cond, cf_err_t *e);
 
 /*
+ * The scope a raw resource entry grants on (an account mapped to its
+ * zones grants on zones), or NULL when it is of no scope known here.
+ * cf_resources_scope: the one scope of every entry, or NULL when mixed.
+ */
+const char *cf_resource_scope(const char *key, const cJSON *value);
+const char *cf_resources_scope(const cJSON *res);
+
+/* A group fits every resource of res by scope; else e says why. */
+int cf_group_fits(const cf_group_ref_t *g, const cJSON *res, cf_err_t *e);
+
+/*
  * Two policy lists compared as sets: order of policies, of groups and of
  * resource keys does not matter; server-assigned ids and echoed group
  * names are ignored.  1 when equal.

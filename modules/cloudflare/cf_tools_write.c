@@ -35,6 +35,39 @@ fail_at(cf_err_t *e, const char *where)
     return MG_ERROR;
 }
 
+/*
+ * A group by name, id or {name, scope}.  A name at two scopes is settled
+ * by the resources when they all have one scope ("Logs Write" on zones
+ * is the zone group); otherwise the candidates are listed.
+ */
+static int
+group_pick(const cJSON *spec, const cf_names_t *n, const cJSON *resources,
+           const cf_group_ref_t **out, cf_err_t *e)
+{
+    const char *scope;
+    cJSON *scoped;
+    int rc;
+
+    if (cf_group_resolve(spec, n, out, e) == MG_OK) {
+        return MG_OK;
+    }
+
+    scope = resources ? cf_resources_scope(resources) : NULL;
+    if (scope == NULL || strcmp(e->code, "ambiguous_group") != 0 ||
+        !cJSON_IsString(spec)) {
+        return MG_ERROR;
+    }
+
+    scoped = cJSON_CreateObject();
+    cJSON_AddStringToObject(scoped, "name", spec->valuestring);
+    cJSON_AddStringToObject(scoped, "scope", scope);
+    cf_err_clear(e); /* the ambiguity is settled, or replaced below */
+    rc = cf_group_resolve(scoped, n, out, e);
+    cJSON_Delete(scoped);
+
+    return rc;
+}
+
 /* One policy of the arguments in Cloudflare's request form. */
 static cJSON *
 policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
@@ -42,6 +75,9 @@ policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
     const cJSON *effect, *groups, *res, *g, *m;
     const cf_group_ref_t *ref;
     cJSON *out, *list, *o, *resources;
+    cf_err_t rerr;
+
+    memset(&rerr, 0, sizeof(rerr));
 
     if (!cJSON_IsObject(p)) {
         cf_error_set(e, "invalid_arguments", NULL,
@@ -81,6 +117,10 @@ policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
         return NULL;
     }
 
+    /* Resources first, quietly: their scope can settle a group name. */
+    res = cJSON_GetObjectItemCaseSensitive(p, "resources");
+    resources = cf_resources_build(res, n, hint, &rerr);
+
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "effect",
                             effect ? effect->valuestring : "allow");
@@ -88,9 +128,9 @@ policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
 
     cJSON_ArrayForEach(g, (cJSON *)groups)
     {
-        if (cf_group_resolve(g, n, &ref, e) != MG_OK) {
-            cJSON_Delete(out);
-            return NULL;
+        if (group_pick(g, n, resources, &ref, e) != MG_OK ||
+            (resources && cf_group_fits(ref, resources, e) != MG_OK)) {
+            goto failed;
         }
 
         /* The same group twice is one grant: send it once. */
@@ -108,17 +148,24 @@ policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
         }
     }
 
-    /* Groups first: a wrong group name is the likelier mistake. */
-    res = cJSON_GetObjectItemCaseSensitive(p, "resources");
-    resources = cf_resources_build(res, n, hint, e);
+    /* Groups first in what is reported: the likelier mistake. */
     if (resources == NULL) {
-        cJSON_Delete(out);
-        return NULL;
+        cf_error_set(e, rerr.code, rerr.details, "%s", rerr.message);
+        rerr.details = NULL;
+        goto failed;
     }
 
     cJSON_AddItemToObject(out, "resources", resources);
+    cf_err_clear(&rerr);
 
     return out;
+
+failed:
+    cJSON_Delete(out);
+    cJSON_Delete(resources);
+    cf_err_clear(&rerr);
+
+    return NULL;
 }
 
 static cJSON *
@@ -444,6 +491,26 @@ list_all(cf_op_t *op, int (*fetched)(cf_op_t *op))
     op->fetch.per_page = CF_PER_PAGE_MAX;
 
     return cf_op_fetch(op, fetched);
+}
+
+/*
+ * The gateway's own token is off limits: changing, rolling or deleting
+ * it through the gateway would cut every client off at once.
+ */
+static int
+own_token(cf_op_t *op)
+{
+    if (op->cf->own_id[0] == '\0' || strcmp(op->cf->own_id, op->token_id)) {
+        return 0;
+    }
+
+    fail_with(op, "own_token", NULL,
+              "token %s is the gateway's own Cloudflare token; changing, "
+              "rolling or deleting it here would cut every client off. An "
+              "administrator does that in the Cloudflare dashboard",
+              op->token_id);
+
+    return 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -852,6 +919,10 @@ tokens_update(mg_call_t *call, void *ctx)
                          "not_before, condition");
     }
 
+    if (own_token(op)) {
+        return MG_OK;
+    }
+
     op->method = "PUT";
     cf_tokens_base(op, op->path, sizeof(op->path));
     snprintf(op->path + strlen(op->path), sizeof(op->path) - strlen(op->path),
@@ -936,6 +1007,10 @@ tokens_delete(mg_call_t *call, void *ctx)
 
     snprintf(op->token_id, sizeof(op->token_id), "%s",
              cf_arg_string(op->args, "token_id"));
+    if (own_token(op)) {
+        return MG_OK;
+    }
+
     op->method = "DELETE";
     cf_tokens_base(op, op->path, sizeof(op->path));
     snprintf(op->path + strlen(op->path), sizeof(op->path) - strlen(op->path),
@@ -996,6 +1071,10 @@ tokens_roll(mg_call_t *call, void *ctx)
 
     snprintf(op->token_id, sizeof(op->token_id), "%s",
              cf_arg_string(op->args, "token_id"));
+    if (own_token(op)) {
+        return MG_OK;
+    }
+
     op->method = "PUT";
     cf_tokens_base(op, op->path, sizeof(op->path));
     snprintf(op->path + strlen(op->path), sizeof(op->path) - strlen(op->path),

@@ -456,6 +456,7 @@ verified(cf_verify_t *v, const cJSON *res)
     }
 
     snprintf(v->id, sizeof(v->id), "%s", id->valuestring);
+    snprintf(v->cf->own_id, sizeof(v->cf->own_id), "%s", v->id);
     if (cJSON_IsString(exp)) {
         snprintf(v->expires_on, sizeof(v->expires_on), "%s", exp->valuestring);
     }

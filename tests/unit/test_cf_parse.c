@@ -347,6 +347,44 @@ test_policies_as_sets(void **state)
     cJSON_Delete(c);
 }
 
+static void
+test_scopes(void **state)
+{
+    cJSON *acct, *zres, *nested, *mixed;
+    cf_err_t e = {0};
+
+    acct = cJSON_Parse("{\"com.cloudflare.api.account.1\":\"*\"}");
+    zres = cJSON_Parse("{\"com.cloudflare.api.account.zone.1\":\"*\"}");
+    nested = cJSON_Parse(
+        "{\"com.cloudflare.api.account.1\":{"
+        "\"com.cloudflare.api.account.zone.*\":\"*\"}}");
+    mixed = cJSON_Parse(
+        "{\"com.cloudflare.api.account.1\":\"*\","
+        "\"com.cloudflare.api.account.zone.1\":\"*\"}");
+
+    assert_string_equal(cf_resources_scope(acct), "com.cloudflare.api.account");
+    assert_string_equal(cf_resources_scope(zres),
+                        "com.cloudflare.api.account.zone");
+    assert_string_equal(cf_resources_scope(nested),
+                        "com.cloudflare.api.account.zone");
+    assert_null(cf_resources_scope(mixed));
+
+    /* D1 Write is an account group; DNS Write a zone group. */
+    assert_int_equal(cf_group_fits(&groups[0], acct, &e), MG_OK);
+    assert_int_equal(cf_group_fits(&groups[1], nested, &e), MG_OK);
+    assert_int_equal(cf_group_fits(&groups[1], acct, &e), MG_ERROR);
+    assert_string_equal(e.code, "scope_mismatch");
+    assert_non_null(strstr(e.message, "zones or all_zones_of"));
+    assert_int_equal(cf_group_fits(&groups[0], zres, &e), MG_ERROR);
+    assert_non_null(strstr(e.message, "with accounts"));
+
+    cJSON_Delete(acct);
+    cJSON_Delete(zres);
+    cJSON_Delete(nested);
+    cJSON_Delete(mixed);
+    cf_err_clear(&e);
+}
+
 int
 main(void)
 {
@@ -358,6 +396,7 @@ main(void)
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_resources),
         cmocka_unit_test(test_policies_as_sets),
+        cmocka_unit_test(test_scopes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
