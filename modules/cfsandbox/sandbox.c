@@ -164,7 +164,7 @@ init(void *ctx)
     if (sb->listener == NULL) {
         mg_log(MG_LOG_EMERG,
                "cfsandbox: cannot listen on %s; change \"listen\" in the "
-               "cfsandbox block",
+               "cfsandbox block, and cloudflare.api to match",
                sb->listen);
         return MG_ERROR;
     }

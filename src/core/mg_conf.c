@@ -280,7 +280,7 @@ static long long
 get_int(const mg_conf_t *c, const char *name, long long dflt, long long min,
         long long max)
 {
-    long long v;
+    long long v = 0;
 
     if (mg_conf_int(c, name, &v) != MG_OK) {
         return dflt;
@@ -299,7 +299,7 @@ get_int(const mg_conf_t *c, const char *name, long long dflt, long long min,
 static int
 get_bool(const mg_conf_t *c, const char *name, int dflt)
 {
-    int v;
+    int v = 0;
 
     if (mg_conf_bool(c, name, &v) != MG_OK) {
         return dflt;

@@ -171,6 +171,37 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     drain(-1, 0, NULL);
 }
 
+/*
+ * Another gateway with the same prefix would share logs, keys and the
+ * pid file: refuse to start next to a live one.
+ */
+static int
+check_pid(const char *path)
+{
+    char buf[32];
+    long pid;
+    FILE *f;
+
+    f = fopen(path, "re");
+    if (f == NULL) {
+        return MG_OK;
+    }
+
+    pid = fgets(buf, sizeof(buf), f) ? strtol(buf, NULL, 10) : 0;
+    fclose(f);
+
+    if (pid > 0 && pid != (long)getpid() &&
+        (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+        mg_log(MG_LOG_EMERG,
+               "another mcpgw (pid %ld) is running with this prefix (%s); "
+               "stop it, or start this one with another -p",
+               pid, path);
+        return MG_ERROR;
+    }
+
+    return MG_OK;
+}
+
 static int
 write_pid(const char *path)
 {
@@ -226,7 +257,8 @@ run(mg_config_t *cf)
         ensure_dir(key_path, 0700);
     }
 
-    if (mg_log_open(log_path, cf->log_level) != MG_OK) {
+    if (mg_log_open(log_path, cf->log_level) != MG_OK ||
+        check_pid(pid_path) != MG_OK) {
         goto out;
     }
 
@@ -249,6 +281,10 @@ run(mg_config_t *cf)
     write_pid(pid_path);
     mg_log(MG_LOG_NOTICE, "mcpgw %s started, pid %d, prefix %s", MG_VERSION,
            (int)getpid(), mg_prefix);
+
+    /* In the foreground, say once where it serves and where it logs. */
+    fprintf(stderr, "mcpgw %s: MCP endpoint http://%s%s; log %s\n", MG_VERSION,
+            cf->listen[0], cf->mcp_path, log_path);
 
     event_base_dispatch(base);
     rc = 0;
@@ -274,6 +310,10 @@ stop:
 
     event_free(sigs[0]);
     event_free(sigs[1]);
+
+    /* A late signal must not kill a process that is tidying up. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     mg_event_base_destroy();
 
     mg_log(MG_LOG_NOTICE, "mcpgw stopped");

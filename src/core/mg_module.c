@@ -265,6 +265,15 @@ module_file(const mg_config_t *cf, const char *name)
     return mg_strdup(buf);
 }
 
+/* The modules.load setting, for errors with a line number. */
+static const mg_conf_t *
+load_setting(mg_config_t *cf)
+{
+    const mg_conf_t *root = (const mg_conf_t *)config_root_setting(&cf->lc);
+
+    return mg_conf_child(mg_conf_child(root, "modules"), "load");
+}
+
 static int
 load_one(mg_config_t *cf, const char *name)
 {
@@ -278,7 +287,10 @@ load_one(mg_config_t *cf, const char *name)
 
     h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
-        mg_conf_error(NULL, "cannot load module \"%s\": %s", name, dlerror());
+        mg_conf_error(load_setting(cf),
+                      "cannot load module \"%s\": %s (modules.path is "
+                      "relative to the prefix %s)",
+                      name, dlerror(), mg_prefix);
         free(path);
         return MG_ERROR;
     }

@@ -1584,6 +1584,10 @@ mg_mcp_init(mg_config_t *cf)
     for (i = 0; i < cf->nlisten; i++) {
         if (mg_http_listen(cf->listen[i], &cf->limits, mg_mcp_handler, NULL) ==
             NULL) {
+            mg_log(MG_LOG_EMERG,
+                   "cannot serve MCP on %s; change http.listen in %s, or "
+                   "stop what is already listening there",
+                   cf->listen[i], cf->file);
             return MG_ERROR;
         }
         mg_log(MG_LOG_NOTICE, "MCP endpoint at http://%s%s", cf->listen[i],
