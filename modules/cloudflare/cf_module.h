@@ -254,6 +254,7 @@ struct cf_op_s {
     char name[128];
     mg_upstream_req_t *wreq; /* the write in flight */
     int write_sent;          /* its outcome may be unknown until answered */
+    int answered;            /* Cloudflare answered the lost write at all */
     int (*written)(cf_op_t *op, mg_cf_envelope_t *env);
 
     cf_op_t *prev;

@@ -470,7 +470,8 @@ cf_group_resolve(const cJSON *spec, const cf_names_t *n,
     const cf_group_ref_t *found = NULL;
     const char *name, *scope = NULL;
     cJSON *details, *cands;
-    size_t i, count = 0;
+    size_t i, count = 0, len = 0;
+    char list[400] = "";
     int pass;
 
     if (cJSON_IsString(spec)) {
@@ -541,15 +542,25 @@ cf_group_resolve(const cJSON *spec, const cf_names_t *n,
         if (strcasecmp(n->groups[i].name, name) == 0 &&
             (!scope || group_has_scope(&n->groups[i], scope))) {
             cJSON_AddItemToArray(cands, group_json(&n->groups[i]));
+            if (len + 80 < sizeof(list)) {
+                len += (size_t)snprintf(
+                    list + len, sizeof(list) - len, "%sscope %s (id %s)",
+                    len ? ", " : "",
+                    n->groups[i].nscopes ? scope_short(n->groups[i].scopes[0])
+                                         : "none",
+                    n->groups[i].id);
+            }
         }
     }
 
     return cf_fail(e, "ambiguous_group", details,
-                   "permission group name \"%.80s\" matches %zu groups at "
-                   "different scopes; pick one with {\"name\": \"%.80s\", "
-                   "\"scope\": \"...\"} or by {\"id\": \"...\"} (candidates "
-                   "in details)",
-                   name, count, name);
+                   "permission group name \"%.80s\" matches %zu groups: "
+                   "%s; pick one with {\"name\": \"%.80s\", \"scope\": "
+                   "\"%s\"} (or \"account\", \"zone\", \"user\"), or by "
+                   "{\"id\": \"...\"}",
+                   name, count, list, name,
+                   found && found->nscopes ? scope_short(found->scopes[0])
+                                           : "zone");
 }
 
 /* ------------------------------------------------------------------ */

@@ -35,39 +35,6 @@ fail_at(cf_err_t *e, const char *where)
     return MG_ERROR;
 }
 
-/*
- * A group by name, id or {name, scope}.  A name at two scopes is settled
- * by the resources when they all have one scope ("Logs Write" on zones
- * is the zone group); otherwise the candidates are listed.
- */
-static int
-group_pick(const cJSON *spec, const cf_names_t *n, const cJSON *resources,
-           const cf_group_ref_t **out, cf_err_t *e)
-{
-    const char *scope;
-    cJSON *scoped;
-    int rc;
-
-    if (cf_group_resolve(spec, n, out, e) == MG_OK) {
-        return MG_OK;
-    }
-
-    scope = resources ? cf_resources_scope(resources) : NULL;
-    if (scope == NULL || strcmp(e->code, "ambiguous_group") != 0 ||
-        !cJSON_IsString(spec)) {
-        return MG_ERROR;
-    }
-
-    scoped = cJSON_CreateObject();
-    cJSON_AddStringToObject(scoped, "name", spec->valuestring);
-    cJSON_AddStringToObject(scoped, "scope", scope);
-    cf_err_clear(e); /* the ambiguity is settled, or replaced below */
-    rc = cf_group_resolve(scoped, n, out, e);
-    cJSON_Delete(scoped);
-
-    return rc;
-}
-
 /* One policy of the arguments in Cloudflare's request form. */
 static cJSON *
 policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
@@ -117,7 +84,7 @@ policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
         return NULL;
     }
 
-    /* Resources first, quietly: their scope can settle a group name. */
+    /* Resources first, quietly, so each group can be checked on them. */
     res = cJSON_GetObjectItemCaseSensitive(p, "resources");
     resources = cf_resources_build(res, n, hint, &rerr);
 
@@ -128,7 +95,7 @@ policy_build(const cJSON *p, const cf_names_t *n, const char *hint, cf_err_t *e)
 
     cJSON_ArrayForEach(g, (cJSON *)groups)
     {
-        if (group_pick(g, n, resources, &ref, e) != MG_OK ||
+        if (cf_group_resolve(g, n, &ref, e) != MG_OK ||
             (resources && cf_group_fits(ref, resources, e) != MG_OK)) {
             goto failed;
         }
@@ -201,6 +168,25 @@ policies_build(const cJSON *policies, const cf_names_t *n, const char *hint,
     return out;
 }
 
+/* A time already in the body (an update's current token), or 0. */
+static time_t
+body_time(const cJSON *body, const char *name)
+{
+    const char *v;
+    char norm[CF_TIME_LEN];
+    cf_err_t e;
+    time_t t;
+
+    memset(&e, 0, sizeof(e));
+    v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(body, name));
+    if (v == NULL || cf_time_parse(v, &t, norm, &e) != MG_OK) {
+        cf_err_clear(&e);
+        return 0;
+    }
+
+    return t;
+}
+
 /*
  * expires_on or ttl, and not_before, into body.  A not_before of about
  * now goes out a little in the past, so a clock behind Cloudflare's
@@ -232,6 +218,11 @@ times_build(const cJSON *args, cJSON *body, time_t now, cf_err_t *e)
         }
         cJSON_DeleteItemFromObjectCaseSensitive(body, "not_before");
         cJSON_AddStringToObject(body, "not_before", norm);
+    }
+
+    /* Kept from the token being updated: a later start moves the end. */
+    if (nb == NULL) {
+        t_nb = body_time(body, "not_before");
     }
 
     if (ttl) {
@@ -357,6 +348,12 @@ write_done(const mg_upstream_response_t *res, void *arg)
 
     op->wreq = NULL;
     op->write_sent = 0;
+
+    /*
+     * Without any answer the request may still be on its way to, or in,
+     * Cloudflare: not finding its effect now proves nothing.
+     */
+    op->answered = res->status != 0;
 
     mg_cf_envelope_parse(res, &env);
     rc = op->written(op, &env);
@@ -546,6 +543,16 @@ create_reconciled(cf_op_t *op)
     }
 
     t = find_by_name(op->fetch.result, op->name, &count);
+    if (t == NULL && !op->answered) {
+        return fail_with(op, "outcome_unknown", NULL,
+                         "Cloudflare did not answer creating token \"%s\", "
+                         "and no token of that name exists yet; the request "
+                         "may still arrive. Call tokens_list with "
+                         "name_contains \"%s\" in a minute before trying "
+                         "again",
+                         op->name, op->name);
+    }
+
     if (t == NULL) {
         return fail_with(op, "create_not_applied", NULL,
                          "Cloudflare's answer to creating token \"%s\" was "
@@ -568,6 +575,35 @@ create_reconciled(cf_op_t *op)
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "id")));
 }
 
+/* Created, but the answer held no secret: name the token at least. */
+static int
+created_no_value(cf_op_t *op, const cJSON *result)
+{
+    const char *id;
+    cJSON *details = NULL;
+
+    id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(result, "id"));
+    if (cJSON_IsObject(result)) {
+        details = cJSON_CreateObject();
+        cJSON_AddItemToObject(details, "token", token_out(op, result));
+    }
+
+    if (id == NULL) {
+        return fail_with(op, "created_secret_lost", details,
+                         "Cloudflare created token \"%s\" but its answer "
+                         "held neither its id nor its secret; find it with "
+                         "tokens_list (name_contains \"%s\") and roll it "
+                         "with tokens_roll",
+                         op->name, op->name);
+    }
+
+    return fail_with(op, "created_secret_lost", details,
+                     "Cloudflare created token \"%s\" (id %s) but its "
+                     "answer held no secret; get one with tokens_roll, or "
+                     "remove it with tokens_delete",
+                     op->name, id);
+}
+
 static int
 create_written(cf_op_t *op, mg_cf_envelope_t *env)
 {
@@ -586,10 +622,7 @@ create_written(cf_op_t *op, mg_cf_envelope_t *env)
 
     value = cJSON_GetObjectItemCaseSensitive(env->result, "value");
     if (!cJSON_IsObject(env->result) || !cJSON_IsString(value)) {
-        return fail_with(op, "created_secret_lost", NULL,
-                         "Cloudflare created token \"%s\" but its answer "
-                         "held no secret; get one with tokens_roll",
-                         op->name);
+        return created_no_value(op, env->result);
     }
 
     token = token_out(op, env->result);
@@ -759,6 +792,52 @@ same_string(const cJSON *a, const cJSON *b, const char *name)
     return (x == NULL && y == NULL) || (x && y && strcmp(x, y) == 0);
 }
 
+/* Address lists as sets; no condition and an empty one are the same. */
+static int
+same_list(const cJSON *a, const cJSON *b)
+{
+    const cJSON *x, *y;
+
+    if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) {
+        return 0;
+    }
+
+    cJSON_ArrayForEach(x, a)
+    {
+        cJSON_ArrayForEach(y, b)
+        {
+            if (cJSON_IsString(x) && cJSON_IsString(y) &&
+                strcmp(x->valuestring, y->valuestring) == 0) {
+                break;
+            }
+        }
+        if (y == NULL) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+static const cJSON *
+request_ip(const cJSON *cond)
+{
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(cond, "request_ip");
+
+    return ip ? ip : cJSON_GetObjectItemCaseSensitive(cond, "request.ip");
+}
+
+static int
+same_condition(const cJSON *a, const cJSON *b)
+{
+    const cJSON *ia = request_ip(a), *ib = request_ip(b);
+
+    return same_list(cJSON_GetObjectItemCaseSensitive(ia, "in"),
+                     cJSON_GetObjectItemCaseSensitive(ib, "in")) &&
+           same_list(cJSON_GetObjectItemCaseSensitive(ia, "not_in"),
+                     cJSON_GetObjectItemCaseSensitive(ib, "not_in"));
+}
+
 /* Does the token now hold what the update sent? */
 static int
 update_applied(const cJSON *token, const cJSON *body)
@@ -766,6 +845,10 @@ update_applied(const cJSON *token, const cJSON *body)
     return same_string(token, body, "name") &&
            same_string(token, body, "status") &&
            same_string(token, body, "expires_on") &&
+           same_string(token, body, "not_before") &&
+           same_condition(
+               cJSON_GetObjectItemCaseSensitive(token, "condition"),
+               cJSON_GetObjectItemCaseSensitive(body, "condition")) &&
            cf_policies_equal(
                cJSON_GetObjectItemCaseSensitive(token, "policies"),
                cJSON_GetObjectItemCaseSensitive(body, "policies"));
@@ -781,6 +864,15 @@ update_reconciled(cf_op_t *op)
                          "Cloudflare's answer to updating token %s was "
                          "lost, and reading it back failed too; check it "
                          "with tokens_get before trying again",
+                         op->token_id);
+    }
+
+    if (!update_applied(op->fetch.result, op->body) && !op->answered) {
+        return fail_with(op, "outcome_unknown", NULL,
+                         "Cloudflare did not answer updating token %s, and "
+                         "the token does not hold the change yet; the "
+                         "request may still arrive. Check it with tokens_get "
+                         "in a minute before trying again",
                          op->token_id);
     }
 
@@ -959,6 +1051,15 @@ delete_reconciled(cf_op_t *op)
 {
     const cJSON *d = op->fetch.err.details;
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(d, "status");
+
+    if (op->fetch.ok && !op->answered) {
+        return fail_with(op, "outcome_unknown", NULL,
+                         "Cloudflare did not answer deleting token %s, and "
+                         "the token still exists; the request may still "
+                         "arrive. Check with tokens_get in a minute before "
+                         "trying again",
+                         op->token_id);
+    }
 
     if (op->fetch.ok) {
         return fail_with(op, "delete_not_applied", NULL,
