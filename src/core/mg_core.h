@@ -59,6 +59,10 @@ void mg_buf_init(mg_buf_t *b, size_t max);
 int mg_buf_append(mg_buf_t *b, const void *p, size_t n); /* MG_ERROR: over */
 int mg_buf_printf(mg_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+int mg_buf_append_str(mg_buf_t *b, const char *s);
+int mg_buf_append_uint(mg_buf_t *b, uint64_t v); /* in decimal */
+/* The n bytes of s escaped as the inside of a JSON string literal. */
+int mg_buf_append_json(mg_buf_t *b, const char *s, size_t n);
 void mg_buf_free(mg_buf_t *b);
 /* Detach the data (NUL-terminated); the buffer is reset. */
 char *mg_buf_steal(mg_buf_t *b);

@@ -144,24 +144,171 @@ mg_buf_append(mg_buf_t *b, const void *p, size_t n)
     return MG_OK;
 }
 
+/* Would n more bytes go over the ceiling? */
+static int
+buf_over(const mg_buf_t *b, size_t n)
+{
+    return b->max && (n > b->max || b->len > b->max - n);
+}
+
 int
 mg_buf_printf(mg_buf_t *b, const char *fmt, ...)
 {
-    va_list ap;
+    va_list ap, again;
+    size_t room;
     int n;
 
+    /*
+     * Format straight into the free space and only a second time when
+     * it did not fit: a sizing pass with a NULL buffer costs as much as
+     * the formatting itself.
+     */
+    if (b->cap - b->len < 128) {
+        buf_reserve(b, 127); /* at the ceiling: the slow path copes */
+    }
+    room = b->cap - b->len;
+
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    va_copy(again, ap);
+    n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
 
-    if (n < 0 || buf_reserve(b, (size_t)n) != MG_OK) {
+    if (n >= 0 && (size_t)n >= room && buf_reserve(b, (size_t)n) == MG_OK) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
+
+    if (n < 0 || buf_over(b, (size_t)n) || (size_t)n >= b->cap - b->len) {
+        if (b->data) {
+            b->data[b->len] = '\0'; /* undo a partial line */
+        }
         return MG_ERROR;
     }
 
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
     b->len += (size_t)n;
+
+    return MG_OK;
+}
+
+int
+mg_buf_append_str(mg_buf_t *b, const char *s)
+{
+    return mg_buf_append(b, s, strlen(s));
+}
+
+int
+mg_buf_append_uint(mg_buf_t *b, uint64_t v)
+{
+    char digits[20], *p = digits + sizeof(digits);
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    return mg_buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/*
+ * How many bytes each byte takes inside a JSON string: the escapes of
+ * cJSON's printer (\" \\ \b \f \n \r \t, \u00XX for other controls).
+ */
+static const unsigned char json_len[256] =
+    {
+        6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, /* \b \t \n \f \r: 2 */
+        6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 1, 1, 2, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, /* '"': 2 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1,
+        1, 1, /* '\\': 2 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* Write the escape sequence of a byte that is not plain; its length. */
+static size_t
+json_escape_byte(char *dst, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *two = NULL;
+
+    switch (c) {
+    case '"':
+        two = "\\\"";
+        break;
+    case '\\':
+        two = "\\\\";
+        break;
+    case '\b':
+        two = "\\b";
+        break;
+    case '\f':
+        two = "\\f";
+        break;
+    case '\n':
+        two = "\\n";
+        break;
+    case '\r':
+        two = "\\r";
+        break;
+    case '\t':
+        two = "\\t";
+        break;
+    }
+
+    if (two) {
+        memcpy(dst, two, 2);
+        return 2;
+    }
+
+    memcpy(dst, "\\u00", 4);
+    dst[4] = hex[c >> 4];
+    dst[5] = hex[c & 15];
+
+    return 6;
+}
+
+/*
+ * The same escaping as cJSON's printer, so text quoted here reads byte
+ * for byte as it did when cJSON quoted it; UTF-8 passes through as it
+ * is.  The exact length is counted first, so the ceiling is checked
+ * once and a string with nothing to escape is copied whole.
+ */
+int
+mg_buf_append_json(mg_buf_t *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i, out = 0;
+    char *d;
+
+    for (i = 0; i < n; i++) {
+        out += json_len[p[i]];
+    }
+
+    if (buf_reserve(b, out) != MG_OK) {
+        return MG_ERROR;
+    }
+
+    d = b->data + b->len;
+    if (out == n) {
+        memcpy(d, s, n); /* the usual case: nothing to escape */
+    } else {
+        for (i = 0; i < n; i++) {
+            if (json_len[p[i]] == 1) {
+                *d++ = (char)p[i];
+            } else {
+                d += json_escape_byte(d, p[i]);
+            }
+        }
+    }
+
+    b->len += out;
+    b->data[b->len] = '\0';
 
     return MG_OK;
 }
@@ -225,18 +372,21 @@ mg_b64url_encode(char *dst, const unsigned char *src, size_t n)
     return o;
 }
 
+/* The inverse of b64url[], by ranges: no search per character. */
 static int
 b64url_value(char c)
 {
-    const char *p;
-
-    if (c == '\0') {
-        return -1;
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
     }
 
-    p = strchr(b64url, c);
-
-    return p ? (int)(p - b64url) : -1;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
 }
 
 long

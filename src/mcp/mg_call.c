@@ -13,7 +13,9 @@
  * not done.
  */
 
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,51 +467,178 @@ mg_call_resume(mg_call_t *call, int rc)
     mg_call_run(call);
 }
 
-char *
-mg_call_result_json(mg_call_t *call)
-{
-    cJSON *res, *content, *block;
-    const cJSON *err, *msg;
-    char *text;
-    int i, n;
+static int print_json(mg_buf_t *out, const cJSON *item);
 
-    res = cJSON_CreateObject();
-    content = cJSON_AddArrayToObject(res, "content");
+/* A JSON string, as cJSON prints it: a missing one as "". */
+static int
+print_string(mg_buf_t *out, const char *s)
+{
+    if (s == NULL) {
+        s = "";
+    }
+
+    if (mg_buf_append(out, "\"", 1) != MG_OK ||
+        mg_buf_append_json(out, s, strlen(s)) != MG_OK) {
+        return MG_ERROR;
+    }
+
+    return mg_buf_append(out, "\"", 1);
+}
+
+/*
+ * A number, as cJSON prints it ("%1.15g" and a round-trip check with
+ * sscanf).  Whole numbers under 1e15 come out as their digits either
+ * way and are written here; cJSON prints the rest.
+ */
+static int
+print_number(mg_buf_t *out, const cJSON *item)
+{
+    double d = item->valuedouble;
+    char *text;
+    int rc;
+
+    /* The range first: converting a NaN or a huge double is undefined. */
+    if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d &&
+        (d != 0 || !signbit(d))) {
+        if (d < 0 && mg_buf_append(out, "-", 1) != MG_OK) {
+            return MG_ERROR;
+        }
+        return mg_buf_append_uint(out, (uint64_t)(d < 0 ? -d : d));
+    }
+
+    text = cJSON_PrintUnformatted(item);
+    rc = text ? mg_buf_append_str(out, text) : MG_ERROR;
+    free(text);
+
+    return rc;
+}
+
+/* The members or elements of an object or array, comma-separated. */
+static int
+print_children(mg_buf_t *out, const cJSON *item, int object)
+{
+    const cJSON *child;
+
+    for (child = item->child; child; child = child->next) {
+        if (child != item->child && mg_buf_append(out, ",", 1) != MG_OK) {
+            return MG_ERROR;
+        }
+
+        if (object && (print_string(out, child->string) != MG_OK ||
+                       mg_buf_append(out, ":", 1) != MG_OK)) {
+            return MG_ERROR;
+        }
+
+        if (print_json(out, child) != MG_OK) {
+            return MG_ERROR;
+        }
+    }
+
+    return MG_OK;
+}
+
+/*
+ * Append item as cJSON_PrintUnformatted would print it, byte for byte,
+ * without its intermediate copies and its sprintf/sscanf per number.
+ * MG_ERROR where cJSON would fail too (an invalid item).
+ */
+static int
+print_json(mg_buf_t *out, const cJSON *item)
+{
+    switch (item->type & 0xff) {
+    case cJSON_NULL:
+        return mg_buf_append_str(out, "null");
+    case cJSON_False:
+        return mg_buf_append_str(out, "false");
+    case cJSON_True:
+        return mg_buf_append_str(out, "true");
+    case cJSON_Number:
+        return print_number(out, item);
+    case cJSON_Raw:
+        return item->valuestring ? mg_buf_append_str(out, item->valuestring)
+                                 : MG_ERROR;
+    case cJSON_String:
+        return print_string(out, item->valuestring);
+    case cJSON_Array:
+        return mg_buf_append(out, "[", 1) == MG_OK &&
+                       print_children(out, item, 0) == MG_OK
+                   ? mg_buf_append(out, "]", 1)
+                   : MG_ERROR;
+    case cJSON_Object:
+        return mg_buf_append(out, "{", 1) == MG_OK &&
+                       print_children(out, item, 1) == MG_OK
+                   ? mg_buf_append(out, "}", 1)
+                   : MG_ERROR;
+    }
+
+    return MG_ERROR;
+}
+
+/* The structured result as JSON text; "null" when it cannot print. */
+static void
+print_structured(mg_buf_t *text, const cJSON *structured)
+{
+    if (print_json(text, structured) == MG_OK) {
+        return;
+    }
+
+    text->len = 0;
+    mg_buf_append_str(text, "null");
+}
+
+/* One content block of type text, its text JSON-escaped. */
+static void
+text_block(mg_buf_t *out, const char *text, size_t len)
+{
+    mg_buf_append_str(out, "{\"type\":\"text\",\"text\":\"");
+    mg_buf_append_json(out, text, len);
+    mg_buf_append_str(out, "\"}");
+}
+
+/*
+ * The same text cJSON would print for the result object, built with one
+ * print of the structured result: it goes in twice, escaped as the
+ * first text block and as it is as structuredContent.
+ */
+void
+mg_call_result_append(mg_call_t *call, mg_buf_t *out)
+{
+    const cJSON *err, *msg, *block;
+    mg_buf_t structured;
+    size_t nblocks = 0;
+
+    mg_buf_init(&structured, 0);
+    mg_buf_append_str(out, "{\"content\":[");
 
     if (call->structured) {
-        text = cJSON_PrintUnformatted(call->structured);
-        block = cJSON_CreateObject();
-        cJSON_AddStringToObject(block, "type", "text");
-        cJSON_AddStringToObject(block, "text", text);
-        cJSON_AddItemToArray(content, block);
-        free(text);
+        print_structured(&structured, call->structured);
+        text_block(out, structured.data, structured.len);
+        nblocks++;
     }
 
     /* An error also reads as plain words, for a model to act on. */
     err = cJSON_GetObjectItemCaseSensitive(call->structured, "error");
     msg = cJSON_GetObjectItemCaseSensitive(err, "message");
     if (call->is_error && cJSON_IsString(msg)) {
-        block = cJSON_CreateObject();
-        cJSON_AddStringToObject(block, "type", "text");
-        cJSON_AddStringToObject(block, "text", msg->valuestring);
-        cJSON_AddItemToArray(content, block);
+        mg_buf_append_str(out, nblocks++ ? "," : "");
+        text_block(out, msg->valuestring, strlen(msg->valuestring));
     }
 
-    n = cJSON_GetArraySize(call->content);
-    for (i = 0; i < n; i++) {
-        cJSON_AddItemToArray(
-            content, cJSON_Duplicate(cJSON_GetArrayItem(call->content, i), 1));
+    cJSON_ArrayForEach(block, call->content)
+    {
+        mg_buf_append_str(out, nblocks++ ? "," : "");
+        print_json(out, block);
     }
+
+    mg_buf_append_str(out, "]");
 
     if (call->structured) {
-        cJSON_AddItemToObject(res, "structuredContent",
-                              cJSON_Duplicate(call->structured, 1));
+        mg_buf_append_str(out, ",\"structuredContent\":");
+        mg_buf_append(out, structured.data, structured.len);
     }
 
-    cJSON_AddBoolToObject(res, "isError", call->is_error);
+    mg_buf_free(&structured);
 
-    text = cJSON_PrintUnformatted(res);
-    cJSON_Delete(res);
-
-    return text;
+    mg_buf_append_str(out, call->is_error ? ",\"isError\":true}"
+                                          : ",\"isError\":false}");
 }

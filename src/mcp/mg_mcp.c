@@ -138,78 +138,55 @@ exchange_abort(mg_http_request_t *r)
     mg_http_finalize(r);
 }
 
-/* A client-supplied string as a JSON string literal, bounded. */
-static char *
-json_quote(const char *s)
-{
-    char buf[129];
-    cJSON *j;
-    char *out;
-
-    snprintf(buf, sizeof(buf), "%s", s);
-    j = cJSON_CreateString(buf);
-    out = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-
-    return out;
-}
+/* Client-supplied strings in the access log are cut to this many bytes. */
+#define LOG_VALUE_MAX 128
 
 static void
 log_add_string(mg_http_request_t *r, const char *key, const char *value)
 {
-    char *q;
-
     if (r == NULL || value == NULL) {
         return;
     }
 
-    q = json_quote(value);
-    mg_http_log_add(r, "\"%s\":%s", key, q);
-    free(q);
+    mg_http_log_add_string(r, key, value, LOG_VALUE_MAX);
 }
 
 /* ------------------------------------------------------------------ */
 /* Building responses.                                                 */
 
-/* Append one response message to the exchange's output. */
+/*
+ * Start one more response message in the exchange's output, up to the
+ * member after the id.  Messages are appended in place: no copies.
+ */
 static void
-out_add(mg_exchange_t *ex, const char *json)
+out_begin(mg_exchange_t *ex, const char *id_raw, const char *member)
 {
+    mg_buf_t *b = &ex->out;
+
     if (ex->nout++) {
-        mg_buf_append(&ex->out, ",", 1);
+        mg_buf_append(b, ",", 1);
     }
 
-    mg_buf_append(&ex->out, json, strlen(json));
+    mg_buf_append_str(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    mg_buf_append_str(b, id_raw ? id_raw : "null");
+    mg_buf_append_str(b, member);
 }
 
 static void
 out_result(mg_exchange_t *ex, const char *id_raw, const char *result_json)
 {
-    mg_buf_t b;
-
-    mg_buf_init(&b, 0);
-    mg_buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}", id_raw,
-                  result_json);
-    out_add(ex, b.data);
-    mg_buf_free(&b);
+    out_begin(ex, id_raw, ",\"result\":");
+    mg_buf_append_str(&ex->out, result_json);
+    mg_buf_append(&ex->out, "}", 1);
 }
 
 static void
 out_error(mg_exchange_t *ex, const char *id_raw, int code, const char *msg)
 {
-    cJSON *m = cJSON_CreateString(msg);
-    char *quoted = cJSON_PrintUnformatted(m);
-    mg_buf_t b;
-
-    mg_buf_init(&b, 0);
-    mg_buf_printf(&b,
-                  "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,"
-                  "\"message\":%s}}",
-                  id_raw ? id_raw : "null", code, quoted);
-    out_add(ex, b.data);
-    mg_buf_free(&b);
-    free(quoted);
-    cJSON_Delete(m);
+    out_begin(ex, id_raw, ",\"error\":{\"code\":");
+    mg_buf_printf(&ex->out, "%d,\"message\":\"", code);
+    mg_buf_append_json(&ex->out, msg, strlen(msg));
+    mg_buf_append(&ex->out, "\"}}", 3);
 }
 
 static int
@@ -243,7 +220,7 @@ stream_begin(mg_exchange_t *ex)
 static void
 exchange_finish(mg_exchange_t *ex)
 {
-    mg_buf_t b;
+    mg_buf_t b, *body;
 
     if (ex->answered) {
         return;
@@ -264,19 +241,21 @@ exchange_finish(mg_exchange_t *ex)
     }
 
     mg_buf_init(&b, 0);
+    body = &ex->out;
     if (ex->batch) {
-        mg_buf_printf(&b, "[%s]", ex->out.data);
-    } else {
+        mg_buf_append(&b, "[", 1);
         mg_buf_append(&b, ex->out.data, ex->out.len);
+        mg_buf_append(&b, "]", 1);
+        body = &b;
     }
 
     if (ex->streaming || (ex->accept_sse && !ex->accept_json)) {
         stream_begin(ex);
-        stream_event(ex, b.data);
+        stream_event(ex, body->data);
         mg_http_stream_end(ex->r);
     } else {
         mg_http_respond(ex->r, ex->status, "application/json", ex->headers,
-                        b.data, b.len);
+                        body->data, body->len);
     }
 
     ex->r = NULL;
@@ -641,9 +620,10 @@ check_session(mg_exchange_t *ex, mg_http_request_t *r)
         return MG_ERROR;
     }
 
-    snprintf(ex->session_id, sizeof(ex->session_id), "%s", id);
+    /* A valid id is shorter than MG_SESSION_ID_MAX. */
+    memcpy(ex->session_id, id, strlen(id) + 1);
     ex->has_session = 1;
-    mg_http_log_add(r, "\"session\":\"%.12s\"", ex->session.nonce);
+    mg_http_log_add_string(r, "session", ex->session.nonce, 12);
     mg_log_ctx.session = ex->session_id + 3;
 
     return MG_OK;
@@ -908,16 +888,15 @@ void
 mg_mcp_call_done(mg_call_t *call)
 {
     mg_exchange_t *ex = call->ex;
-    char *result;
 
     active_remove(call);
 
     if (call->cancelled && ex->r) {
         out_error(ex, call->id_raw, RPC_CANCELLED, "request cancelled");
     } else {
-        result = mg_call_result_json(call);
-        out_result(ex, call->id_raw, result);
-        free(result);
+        out_begin(ex, call->id_raw, ",\"result\":");
+        mg_call_result_append(call, &ex->out);
+        mg_buf_append(&ex->out, "}", 1);
     }
 
     mg_log(MG_LOG_INFO, "tool \"%s\" for \"%s\": %s in %llu ms",
@@ -1504,39 +1483,70 @@ mg_mcp_handler(mg_http_request_t *r)
     exchange_unref(ex);
 }
 
-/* One JSON line per request: who, what, how it ended.  No secrets. */
+/* "2026-12-03T14:01:07": formatted once a second, not per line. */
+static const char *
+log_second(time_t sec)
+{
+    static char when[32];
+    static time_t cached = -1;
+    struct tm tm;
+
+    if (sec != cached) {
+        gmtime_r(&sec, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached = sec;
+    }
+
+    return when;
+}
+
+/*
+ * One JSON line per request: who, what, how it ended.  No secrets.  The
+ * line is built in one buffer kept from line to line; every part is
+ * bounded (the path to LOG_VALUE_MAX bytes, the layers' members to 2 KiB).
+ */
+static mg_buf_t access_line;
+
 static void
 access_log(const mg_http_request_t *r)
 {
-    char when[32], *path;
-    struct tm tm;
-    time_t sec;
+    mg_buf_t *b = &access_line;
+    const char *path = r->path ? r->path : "";
     uint64_t now = mg_msec_wall();
-    mg_buf_t b;
+    char ms[4];
 
-    sec = (time_t)(now / 1000);
-    gmtime_r(&sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    ms[0] = '.';
+    ms[1] = (char)('0' + now % 1000 / 100);
+    ms[2] = (char)('0' + now % 100 / 10);
+    ms[3] = (char)('0' + now % 10);
 
-    path = json_quote(r->path ? r->path : "");
+    b->len = 0;
+    mg_buf_append_str(b, "{\"time\":\"");
+    mg_buf_append_str(b, log_second((time_t)(now / 1000)));
+    mg_buf_append(b, ms, sizeof(ms));
+    mg_buf_append_str(b, "Z\",\"conn\":");
+    mg_buf_append_uint(b, r->conn_id);
+    mg_buf_append_str(b, ",\"req\":");
+    mg_buf_append_uint(b, r->id);
+    mg_buf_append_str(b, ",\"peer\":\"");
+    mg_buf_append_str(b, mg_http_peer(r));
+    mg_buf_append_str(b, "\",\"method\":\"");
+    mg_buf_append_str(b, r->method_name);
+    mg_buf_append_str(b, "\",\"path\":\"");
+    mg_buf_append_json(b, path, strnlen(path, LOG_VALUE_MAX));
+    mg_buf_append_str(b, "\",\"status\":");
+    mg_buf_append_uint(b, (uint64_t)(r->status > 0 ? r->status : 0));
+    mg_buf_append_str(b, ",\"ms\":");
+    mg_buf_append_uint(b, mg_msec_mono() - r->start_ms);
+    if (r->log_extra.len) {
+        mg_buf_append(b, ",", 1);
+        mg_buf_append(b, r->log_extra.data, r->log_extra.len);
+    }
+    mg_buf_append(b, "}\n", 2);
 
-    mg_buf_init(&b, 4096);
-    mg_buf_printf(&b,
-                  "{\"time\":\"%s.%03uZ\",\"conn\":%llu,\"req\":%llu,"
-                  "\"peer\":\"%s\",\"method\":\"%s\",\"path\":%s,"
-                  "\"status\":%d,\"ms\":%llu%s%s}\n",
-                  when, (unsigned)(now % 1000), (unsigned long long)r->conn_id,
-                  (unsigned long long)r->id, mg_http_peer(r), r->method_name,
-                  path, r->status,
-                  (unsigned long long)(mg_msec_mono() - r->start_ms),
-                  r->log_extra ? "," : "", r->log_extra ? r->log_extra : "");
-    free(path);
-
-    if (b.data && write(access_fd, b.data, b.len) < 0) {
+    if (write(access_fd, b->data, b->len) < 0) {
         mg_log(MG_LOG_ERR, "cannot write the access log: %s", strerror(errno));
     }
-
-    mg_buf_free(&b);
 }
 
 static int
@@ -1626,4 +1636,6 @@ mg_mcp_shutdown(void)
         close(access_fd);
         access_fd = -1;
     }
+
+    mg_buf_free(&access_line);
 }

@@ -93,7 +93,7 @@ const char *mg_exchange_session(const mg_exchange_t *ex);
 const char *mg_exchange_peer(const mg_exchange_t *ex);
 const char *mg_exchange_header(const mg_exchange_t *ex, const char *name);
 
-/* The result object of a finished call, as JSON text (caller frees). */
-char *mg_call_result_json(mg_call_t *call);
+/* Append the result object of a finished call, as JSON text, to out. */
+void mg_call_result_append(mg_call_t *call, mg_buf_t *out);
 
 #endif /* MG_MCP_H */
