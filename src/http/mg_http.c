@@ -392,13 +392,29 @@ mg_http_header(const mg_http_request_t *r, const char *name)
     return mg_http_header_nth(r, name, 0);
 }
 
+/*
+ * Stored names are lower case; most differ from the one asked for in
+ * their first letter, which is compared before calling strcasecmp.
+ */
+static int
+name_is(const char *lower, const char *name)
+{
+    char first = name[0];
+
+    if (first >= 'A' && first <= 'Z') {
+        first = (char)(first - 'A' + 'a');
+    }
+
+    return lower[0] == first && strcasecmp(lower, name) == 0;
+}
+
 size_t
 mg_http_header_count(const mg_http_request_t *r, const char *name)
 {
     size_t i, n = 0;
 
     for (i = 0; i < r->nheaders; i++) {
-        if (strcasecmp(r->headers[i].name, name) == 0) {
+        if (name_is(r->headers[i].name, name)) {
             n++;
         }
     }
@@ -412,7 +428,7 @@ mg_http_header_nth(const mg_http_request_t *r, const char *name, size_t n)
     size_t i;
 
     for (i = 0; i < r->nheaders; i++) {
-        if (strcasecmp(r->headers[i].name, name) != 0) {
+        if (!name_is(r->headers[i].name, name)) {
             continue;
         }
 

@@ -64,7 +64,7 @@ struct mg_http_request_s {
     /* For the access log: status sent, start time, the layer's fields. */
     int status;
     uint64_t start_ms;
-    char *log_extra; /* JSON members, "\"k\":v,...", or NULL */
+    mg_buf_t log_extra; /* JSON members, "\"k\":v,...", maybe empty */
 
     /*
      * Called once if the connection closes before the response is
@@ -162,6 +162,10 @@ extern mg_http_log_pt mg_http_log_handler;
 /* Add members to the request's access-log line (printf-style). */
 void mg_http_log_add(mg_http_request_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Add "key":"value", the value's first max bytes JSON-escaped. */
+void mg_http_log_add_string(mg_http_request_t *r, const char *key,
+                            const char *value, size_t max);
 
 /* Standard reason phrase for a status. */
 const char *mg_http_status_text(int status);

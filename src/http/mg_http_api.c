@@ -79,11 +79,45 @@ mg_http_reset(mg_http_request_t *r)
     mg_http_request_free(r);
 }
 
+/* A line stays small whatever the layers add. */
+#define LOG_EXTRA_MAX 2047
+#define LOG_MEMBER_MAX 511
+
+/* Start a member: the separator, and where to roll back to. */
+static size_t
+log_member_begin(mg_http_request_t *r)
+{
+    mg_buf_t *b = &r->log_extra;
+    size_t old = b->len;
+
+    b->max = LOG_EXTRA_MAX;
+    if (old && mg_buf_append(b, ",", 1) != MG_OK) {
+        return SIZE_MAX;
+    }
+
+    return old;
+}
+
+/* Keep the member, or drop it whole when it did not fit. */
+static void
+log_member_end(mg_http_request_t *r, size_t old, int rc)
+{
+    mg_buf_t *b = &r->log_extra;
+    size_t start = old ? old + 1 : 0;
+
+    if (rc != MG_OK || b->len - start > LOG_MEMBER_MAX) {
+        b->len = old;
+        if (b->data) {
+            b->data[old] = '\0';
+        }
+    }
+}
+
 void
 mg_http_log_add(mg_http_request_t *r, const char *fmt, ...)
 {
-    char add[512];
-    size_t old, n;
+    char add[LOG_MEMBER_MAX + 1];
+    size_t old;
     va_list ap;
     int k;
 
@@ -95,16 +129,29 @@ mg_http_log_add(mg_http_request_t *r, const char *fmt, ...)
         return;
     }
 
-    /* A line stays small whatever the layers add. */
-    old = r->log_extra ? strlen(r->log_extra) : 0;
-    n = (size_t)k;
-    if (old + n + 2 > 2048) {
+    old = log_member_begin(r);
+    if (old != SIZE_MAX) {
+        log_member_end(r, old, mg_buf_append(&r->log_extra, add, (size_t)k));
+    }
+}
+
+void
+mg_http_log_add_string(mg_http_request_t *r, const char *key, const char *value,
+                       size_t max)
+{
+    mg_buf_t *b = &r->log_extra;
+    size_t old = log_member_begin(r);
+    int ok;
+
+    if (old == SIZE_MAX) {
         return;
     }
 
-    r->log_extra = mg_realloc(r->log_extra, old + n + 2);
-    if (old) {
-        r->log_extra[old++] = ',';
-    }
-    memcpy(r->log_extra + old, add, n + 1);
+    ok = mg_buf_append(b, "\"", 1) == MG_OK &&
+         mg_buf_append_str(b, key) == MG_OK &&
+         mg_buf_append(b, "\":\"", 3) == MG_OK &&
+         mg_buf_append_json(b, value, strnlen(value, max)) == MG_OK &&
+         mg_buf_append(b, "\"", 1) == MG_OK;
+
+    log_member_end(r, old, ok ? MG_OK : MG_ERROR);
 }

@@ -71,7 +71,8 @@ struct mg_http_conn_s {
     unsigned refs;
     mg_http_state_e state;
 
-    struct bufferevent *bev;
+    struct bufferevent *bev; /* its output; input is read by conn_recv_cb */
+    struct event *rev;
     struct event *timer;
     struct event *resume;
 
@@ -116,6 +117,7 @@ void mg_http_conn_accept(mg_http_listener_t *l, evutil_socket_t fd,
                          const struct sockaddr *sa);
 void mg_http_conn_close_all(void);
 void mg_http_conn_close_later(mg_http_conn_t *c);
+void mg_http_conn_flush(mg_http_conn_t *c);
 void mg_http_request_done(mg_http_request_t *r);
 void mg_http_request_free(mg_http_request_t *r);
 

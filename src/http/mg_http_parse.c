@@ -161,8 +161,7 @@ header_commit(mg_http_conn_t *c)
 {
     mg_http_request_t *r = c->req;
     mg_http_header_t *h;
-    char *s;
-    size_t n;
+    size_t i, nlen, vlen;
 
     c->in_value = 0;
 
@@ -178,23 +177,34 @@ header_commit(mg_http_conn_t *c)
             mg_realloc(r->headers, c->hdr_alloc * sizeof(mg_http_header_t));
     }
 
-    h = &r->headers[r->nheaders++];
-    h->name = mg_buf_steal(&c->field);
-    h->value = mg_buf_steal(&c->value);
-    mg_buf_init(&c->field, c->listener->limits.max_header_size);
-    mg_buf_init(&c->value, c->listener->limits.max_header_size);
-
-    for (s = h->name; *s; s++) {
-        if (*s >= 'A' && *s <= 'Z') {
-            *s = (char)(*s - 'A' + 'a');
-        }
-    }
-
     /* The parser skips leading blanks of a value, not trailing ones. */
-    n = strlen(h->value);
-    while (n > 0 && (h->value[n - 1] == ' ' || h->value[n - 1] == '\t')) {
-        h->value[--n] = '\0';
+    vlen = c->value.len ? strnlen(c->value.data, c->value.len) : 0;
+    while (vlen > 0 && (c->value.data[vlen - 1] == ' ' ||
+                        c->value.data[vlen - 1] == '\t')) {
+        vlen--;
     }
+
+    /* Name and value share one allocation; name is the one to free. */
+    nlen = c->field.len;
+    h = &r->headers[r->nheaders++];
+    h->name = mg_alloc(nlen + 1 + vlen + 1);
+    h->value = h->name + nlen + 1;
+
+    for (i = 0; i < nlen; i++) {
+        h->name[i] = (char)(c->field.data[i] >= 'A' && c->field.data[i] <= 'Z'
+                                ? c->field.data[i] - 'A' + 'a'
+                                : c->field.data[i]);
+    }
+    h->name[nlen] = '\0';
+
+    if (vlen) {
+        memcpy(h->value, c->value.data, vlen);
+    }
+    h->value[vlen] = '\0';
+
+    /* The buffers keep their memory for the next header. */
+    c->field.len = 0;
+    c->value.len = 0;
 
     return 0;
 }
@@ -371,6 +381,7 @@ on_headers_complete(http_parser *p)
     if (mg_http_header(r, "expect") != NULL && r->http_minor >= 1) {
         evbuffer_add_printf(bufferevent_get_output(c->bev),
                             "HTTP/1.1 100 Continue\r\n\r\n");
+        mg_http_conn_flush(c);
     }
 
     c->state = MG_HTTP_ST_BODY;

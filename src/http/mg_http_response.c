@@ -115,46 +115,58 @@ http_date(void)
 /*
  * The status line and headers.  clen < 0 leaves Content-Length out;
  * `extra` is the caller's "Name: value\r\n" lines, copied as they are.
+ * The head is assembled in one buffer, kept from answer to answer, and
+ * queued with one copy.
  */
 void
 mg_http_write_head(mg_http_conn_t *c, int status, const char *ctype,
                    const char *extra, long long clen, int flags)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    static mg_buf_t head;
+    mg_buf_t *b = &head;
     size_t n;
 
-    evbuffer_add_printf(out,
-                        "HTTP/1.1 %d %s\r\n"
-                        "Server: mcpgw\r\n"
-                        "Date: %s\r\n",
-                        status, mg_http_status_text(status), http_date());
+    b->len = 0;
+    mg_buf_append_str(b, "HTTP/1.1 ");
+    mg_buf_append_uint(b, (uint64_t)(status > 0 ? status : 0));
+    mg_buf_append(b, " ", 1);
+    mg_buf_append_str(b, mg_http_status_text(status));
+    mg_buf_append_str(b, "\r\nServer: mcpgw\r\nDate: ");
+    mg_buf_append_str(b, http_date());
+    mg_buf_append(b, "\r\n", 2);
 
     if (ctype != NULL) {
-        evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+        mg_buf_append_str(b, "Content-Type: ");
+        mg_buf_append_str(b, ctype);
+        mg_buf_append(b, "\r\n", 2);
     }
 
     if (clen >= 0) {
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", clen);
+        mg_buf_append_str(b, "Content-Length: ");
+        mg_buf_append_uint(b, (uint64_t)clen);
+        mg_buf_append(b, "\r\n", 2);
     }
 
     if (flags & MG_HTTP_HEAD_CHUNKED) {
-        evbuffer_add_printf(out, "Transfer-Encoding: chunked\r\n");
+        mg_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
     }
 
-    evbuffer_add_printf(out, "Connection: %s\r\n",
-                        (flags & MG_HTTP_HEAD_CLOSE) ? "close" : "keep-alive");
+    mg_buf_append_str(b, (flags & MG_HTTP_HEAD_CLOSE)
+                             ? "Connection: close\r\n"
+                             : "Connection: keep-alive\r\n");
 
     n = extra ? strlen(extra) : 0;
     if (n > 0) {
-        evbuffer_add(out, extra, n);
+        mg_buf_append(b, extra, n);
 
         /* A missing line end would glue the blank line onto the header. */
         if (n < 2 || extra[n - 2] != '\r' || extra[n - 1] != '\n') {
-            evbuffer_add(out, "\r\n", 2);
+            mg_buf_append(b, "\r\n", 2);
         }
     }
 
-    evbuffer_add(out, "\r\n", 2);
+    mg_buf_append(b, "\r\n", 2);
+    evbuffer_add(bufferevent_get_output(c->bev), b->data, b->len);
 }
 
 /* Length of the well-formed UTF-8 sequence at s, or 0. */
@@ -356,6 +368,7 @@ mg_http_stream_start(mg_http_request_t *r, int status, const char *ctype,
     }
 
     mg_http_write_head(r->conn, status, ctype, headers, -1, flags);
+    mg_http_conn_flush(r->conn);
 
     r->responded = 1;
     r->streaming = 1;
@@ -401,6 +414,8 @@ mg_http_stream_send(mg_http_request_t *r, const char *data, size_t len)
     } else {
         evbuffer_add(out, data, len);
     }
+
+    mg_http_conn_flush(c);
 
     return MG_OK;
 }
