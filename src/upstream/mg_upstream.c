@@ -19,11 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
 #include "mg_core.h"
+#include "mg_curl.h"
 
 #include <mcpgw/upstream.h>
 
@@ -41,7 +41,7 @@
 #define SETOPT(rc, e, opt, val)                                                \
     do {                                                                       \
         if ((rc) == CURLE_OK) {                                                \
-            (rc) = curl_easy_setopt((e), (opt), (val));                        \
+            (rc) = mg_curl.easy_setopt((e), (opt), (val));                     \
         }                                                                      \
     } while (0)
 
@@ -123,10 +123,14 @@ curl_acquire(char *err, size_t errlen)
     CURLcode rc;
 
     if (curl_users == 0) {
-        rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+        if (mg_curl_load(err, errlen) != MG_OK) {
+            return MG_ERROR;
+        }
+
+        rc = mg_curl.global_init(CURL_GLOBAL_DEFAULT);
         if (rc != CURLE_OK) {
             set_err(err, errlen, "libcurl initialisation failed: %s",
-                    curl_easy_strerror(rc));
+                    mg_curl.easy_strerror(rc));
             return MG_ERROR;
         }
     }
@@ -142,7 +146,7 @@ curl_release(void)
     curl_users--;
 
     if (curl_users == 0) {
-        curl_global_cleanup();
+        mg_curl.global_cleanup();
     }
 }
 
@@ -183,7 +187,7 @@ socket_fire(evutil_socket_t fd, short what, void *arg)
     }
 
     /* s may be freed inside: only u is used afterwards. */
-    curl_multi_socket_action(u->multi, fd, flags, &running);
+    mg_curl.multi_socket_action(u->multi, fd, flags, &running);
 
     collect_done(u);
 }
@@ -210,7 +214,7 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
             u->socks->prev = s;
         }
         u->socks = s;
-        curl_multi_assign(u->multi, fd, s);
+        mg_curl.multi_assign(u->multi, fd, s);
     }
 
     if (s->ev) {
@@ -240,7 +244,7 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
     mg_upstream_t *u = arg;
     int running;
 
-    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    mg_curl.multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 
     collect_done(u);
 }
@@ -284,23 +288,23 @@ check_base_url(const char *url, char *err, size_t errlen)
     char *fragment = NULL;
     int result = MG_ERROR;
 
-    h = curl_url();
+    h = mg_curl.url();
     if (h == NULL) {
         set_err(err, errlen, "out of memory parsing base_url");
         return MG_ERROR;
     }
 
-    rc = curl_url_set(h, CURLUPART_URL, url, 0);
+    rc = mg_curl.url_set(h, CURLUPART_URL, url, 0);
     if (rc != CURLUE_OK) {
         set_err(err, errlen, "base_url is not a valid URL: %s",
-                curl_url_strerror(rc));
+                mg_curl.url_strerror(rc));
         goto out;
     }
 
-    curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
-    curl_url_get(h, CURLUPART_USER, &user, 0);
-    curl_url_get(h, CURLUPART_QUERY, &query, 0);
-    curl_url_get(h, CURLUPART_FRAGMENT, &fragment, 0);
+    mg_curl.url_get(h, CURLUPART_SCHEME, &scheme, 0);
+    mg_curl.url_get(h, CURLUPART_USER, &user, 0);
+    mg_curl.url_get(h, CURLUPART_QUERY, &query, 0);
+    mg_curl.url_get(h, CURLUPART_FRAGMENT, &fragment, 0);
 
     if (scheme == NULL ||
         (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0)) {
@@ -317,11 +321,11 @@ check_base_url(const char *url, char *err, size_t errlen)
 
 out:
 
-    curl_free(scheme);
-    curl_free(user);
-    curl_free(query);
-    curl_free(fragment);
-    curl_url_cleanup(h);
+    mg_curl.free(scheme);
+    mg_curl.free(user);
+    mg_curl.free(query);
+    mg_curl.free(fragment);
+    mg_curl.url_cleanup(h);
 
     return result;
 }
@@ -359,7 +363,7 @@ upstream_free(mg_upstream_t *u)
 {
     /* Closes the pooled connections; their sockets are let go below. */
     if (u->multi) {
-        curl_multi_cleanup(u->multi);
+        mg_curl.multi_cleanup(u->multi);
     }
 
     while (u->socks) {
@@ -420,30 +424,30 @@ mg_upstream_create(const mg_upstream_conf_t *conf, char *err, size_t errlen)
     upstream_conf_copy(u, conf);
 
     u->timer = evtimer_new(u->base, timer_fire, u);
-    u->multi = curl_multi_init();
+    u->multi = mg_curl.multi_init();
     if (u->timer == NULL || u->multi == NULL) {
         set_err(err, errlen, "out of memory creating upstream %s", u->base_url);
         upstream_free(u);
         return NULL;
     }
 
-    rc = curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    rc = mg_curl.multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     if (rc == CURLM_OK) {
-        rc = curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+        rc = mg_curl.multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
     }
     if (rc == CURLM_OK) {
-        rc = curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+        rc = mg_curl.multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     }
     if (rc == CURLM_OK) {
-        rc = curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+        rc = mg_curl.multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
     }
     if (rc == CURLM_OK) {
-        rc = curl_multi_setopt(u->multi, CURLMOPT_PIPELINING,
-                               CURLPIPE_MULTIPLEX);
+        rc = mg_curl.multi_setopt(u->multi, CURLMOPT_PIPELINING,
+                                  CURLPIPE_MULTIPLEX);
     }
     if (rc != CURLM_OK) {
         set_err(err, errlen, "libcurl refused the upstream settings: %s",
-                curl_multi_strerror(rc));
+                mg_curl.multi_strerror(rc));
         upstream_free(u);
         return NULL;
     }
@@ -485,14 +489,14 @@ headers_free(struct curl_slist *headers)
         OPENSSL_cleanse(h->data, strlen(h->data));
     }
 
-    curl_slist_free_all(headers);
+    mg_curl.slist_free_all(headers);
 }
 
 static void
 req_free(mg_upstream_req_t *r)
 {
     if (r->easy) {
-        curl_easy_cleanup(r->easy);
+        mg_curl.easy_cleanup(r->easy);
     }
 
     headers_free(r->headers);
@@ -506,7 +510,7 @@ static void
 req_abandon(mg_upstream_req_t *r)
 {
     req_unlink(r);
-    curl_multi_remove_handle(r->u->multi, r->easy);
+    mg_curl.multi_remove_handle(r->u->multi, r->easy);
     req_free(r);
 }
 
@@ -622,7 +626,7 @@ check_request(const mg_upstream_t *u, const char *method,
 static int
 add_header(mg_upstream_req_t *r, const char *line)
 {
-    struct curl_slist *h = curl_slist_append(r->headers, line);
+    struct curl_slist *h = mg_curl.slist_append(r->headers, line);
 
     if (h == NULL) {
         return MG_ERROR;
@@ -781,7 +785,7 @@ mg_upstream_request(mg_upstream_t *u, const char *method,
     r->log_req = mg_log_ctx.req;
     mg_buf_init(&r->body, u->max_response);
 
-    r->easy = curl_easy_init();
+    r->easy = mg_curl.easy_init();
     if (r->easy == NULL ||
         build_headers(r, bearer, json_body != NULL) != MG_OK) {
         mg_log(MG_LOG_ALERT, "upstream: %s %.*s: out of memory", method,
@@ -796,13 +800,13 @@ mg_upstream_request(mg_upstream_t *u, const char *method,
     }
     if (rc != CURLE_OK) {
         mg_log(MG_LOG_ALERT, "upstream: %s %.*s: libcurl refused an option: %s",
-               method, MAX_LOG_PATH, r->log_path, curl_easy_strerror(rc));
+               method, MAX_LOG_PATH, r->log_path, mg_curl.easy_strerror(rc));
         req_free(r);
         return NULL;
     }
 
     /* This only arms the timer: the transfer starts from the loop. */
-    if (curl_multi_add_handle(u->multi, r->easy) != CURLM_OK) {
+    if (mg_curl.multi_add_handle(u->multi, r->easy) != CURLM_OK) {
         mg_log(MG_LOG_ALERT, "upstream: %s %.*s: libcurl refused the request",
                method, MAX_LOG_PATH, r->log_path);
         req_free(r);
@@ -872,7 +876,7 @@ parse_retry_after(const char *value)
         return i > 9 ? -1 : strtol(value, NULL, 10);
     }
 
-    when = curl_getdate(value, NULL);
+    when = mg_curl.getdate(value, NULL);
     if (when < 0) {
         return -1;
     }
@@ -1003,7 +1007,8 @@ may_have_sent(const mg_upstream_req_t *r, CURLcode rc, long status)
         return 0;
 
     case CURLE_OPERATION_TIMEDOUT:
-        curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+        mg_curl.easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T,
+                             &pretransfer);
         return pretransfer > 0;
 
     default:
@@ -1019,13 +1024,13 @@ cause(const mg_upstream_req_t *r, CURLcode rc)
 
     if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_SEND_ERROR ||
         rc == CURLE_RECV_ERROR) {
-        curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+        mg_curl.easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
         if (os_errno > 0) {
             return strerror((int)os_errno);
         }
     }
 
-    return r->curl_err[0] ? r->curl_err : curl_easy_strerror(rc);
+    return r->curl_err[0] ? r->curl_err : mg_curl.easy_strerror(rc);
 }
 
 static void
@@ -1135,7 +1140,7 @@ build_response(mg_upstream_req_t *r, CURLcode rc, mg_upstream_response_t *res)
 
     memset(res, 0, sizeof(mg_upstream_response_t));
 
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res->status);
+    mg_curl.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res->status);
     res->error = classify(r, rc);
     res->sent = may_have_sent(r, rc, res->status);
     res->retry_after = r->retry_after;
@@ -1154,7 +1159,7 @@ build_response(mg_upstream_req_t *r, CURLcode rc, mg_upstream_response_t *res)
     res->body = r->body.data ? r->body.data : "";
     res->body_len = r->body.len;
 
-    curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ctype);
+    mg_curl.easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ctype);
     res->content_type = ctype;
 }
 
@@ -1179,7 +1184,7 @@ should_retry(const mg_upstream_req_t *r, CURLcode rc)
         return 0;
     }
 
-    curl_easy_getinfo(r->easy, CURLINFO_HEADER_SIZE, &header_bytes);
+    mg_curl.easy_getinfo(r->easy, CURLINFO_HEADER_SIZE, &header_bytes);
     if (header_bytes > 0 || r->body.len > 0) {
         return 0;
     }
@@ -1198,11 +1203,11 @@ req_restart(mg_upstream_req_t *r, CURLcode rc)
 
     describe(r, rc, classify(r, rc), 1);
 
-    curl_multi_remove_handle(u->multi, r->easy);
-    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
-                     (long)(u->timeout_ms - elapsed));
+    mg_curl.multi_remove_handle(u->multi, r->easy);
+    mg_curl.easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+                        (long)(u->timeout_ms - elapsed));
 
-    if (curl_multi_add_handle(u->multi, r->easy) != CURLM_OK) {
+    if (mg_curl.multi_add_handle(u->multi, r->easy) != CURLM_OK) {
         return MG_ERROR;
     }
 
@@ -1244,7 +1249,7 @@ req_finish(mg_upstream_req_t *r, CURLcode rc)
 
     /* Out of the pool's way first: its connection can serve others. */
     req_unlink(r);
-    curl_multi_remove_handle(u->multi, r->easy);
+    mg_curl.multi_remove_handle(u->multi, r->easy);
     r->finished = 1;
 
     build_response(r, rc, &res);
@@ -1274,7 +1279,7 @@ collect_done(mg_upstream_t *u)
     u->dispatching = 1;
 
     while (!u->closing) {
-        msg = curl_multi_info_read(u->multi, &left);
+        msg = mg_curl.multi_info_read(u->multi, &left);
         if (msg == NULL) {
             break;
         }
@@ -1288,7 +1293,7 @@ collect_done(mg_upstream_t *u)
         rc = msg->data.result;
 
         priv = NULL;
-        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+        mg_curl.easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
         req_finish((mg_upstream_req_t *)(void *)priv, rc);
     }
 
