@@ -216,3 +216,38 @@ test('a client that accepts only JSON never gets SSE', async () => {
     assert.match(r.headers.get('content-type'), /^application\/json/);
     assert.equal(r.json.result.structuredContent.text, 'j');
 });
+
+test('notifications/cancelled stops a call of the same session only',
+    async () => {
+        const a = await connect();
+        const b = await connect();
+        const before = (await a.client.callTool({
+            name: 'echo', arguments: { text: 'count' } }))
+            .structuredContent.calls;
+
+        // The check hook holds the call for 50 ms; the cancel lands there,
+        // so the tool itself never runs.
+        const ctl = new AbortController();
+        const cancelled = a.client.callTool(
+            { name: 'echo', arguments: { text: 'x', async_in: 'check' } },
+            undefined, { signal: ctl.signal });
+        setTimeout(() => ctl.abort('changed my mind'), 10);
+        await assert.rejects(cancelled);
+        await new Promise((r) => setTimeout(r, 150));
+
+        // Another session's cancel of the "same" request id does nothing.
+        const other = await post(gw, {
+            jsonrpc: '2.0', method: 'notifications/cancelled',
+            params: { requestId: 99 } }, {
+            'mcp-session-id': b.transport.sessionId,
+            'mcp-protocol-version': '2025-11-25' });
+        assert.equal(other.status, 202);
+
+        const after = (await a.client.callTool({
+            name: 'echo', arguments: { text: 'count' } }))
+            .structuredContent.calls;
+        assert.equal(after, before + 1, 'the cancelled call never ran');
+        assert.match(gw.errorLog(), /cancelled/);
+        await a.client.close();
+        await b.client.close();
+    });
