@@ -1097,28 +1097,41 @@ delete_written(cf_op_t *op, mg_cf_envelope_t *env)
     return fail_envelope(op, env);
 }
 
-static int
-tokens_delete(mg_call_t *call, void *ctx)
+/*
+ * Start a write addressed by token id: the op with method and path set
+ * ("<tokens>/<id><suffix>"), or NULL when the call is already answered.
+ */
+static cf_op_t *
+by_id_start(mg_call_t *call, void *ctx, const char *method, const char *suffix,
+            const char *verb)
 {
     cf_op_t *op = cf_op_start(call, ctx, id_args);
 
     if (op == NULL) {
-        return MG_OK;
+        return NULL;
     }
 
     snprintf(op->token_id, sizeof(op->token_id), "%s",
              cf_arg_string(op->args, "token_id"));
     if (own_token(op)) {
-        return MG_OK;
+        return NULL;
     }
 
-    op->method = "DELETE";
+    op->method = method;
     cf_tokens_base(op, op->path, sizeof(op->path));
     snprintf(op->path + strlen(op->path), sizeof(op->path) - strlen(op->path),
-             "/%s", op->token_id);
-    snprintf(op->what, sizeof(op->what), "deleting token %s", op->token_id);
+             "/%s%s", op->token_id, suffix);
+    snprintf(op->what, sizeof(op->what), "%s token %s", verb, op->token_id);
 
-    return write_send(op, delete_written);
+    return op;
+}
+
+static int
+tokens_delete(mg_call_t *call, void *ctx)
+{
+    cf_op_t *op = by_id_start(call, ctx, "DELETE", "", "deleting");
+
+    return op ? write_send(op, delete_written) : MG_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1164,24 +1177,13 @@ roll_written(cf_op_t *op, mg_cf_envelope_t *env)
 static int
 tokens_roll(mg_call_t *call, void *ctx)
 {
-    cf_op_t *op = cf_op_start(call, ctx, id_args);
+    cf_op_t *op = by_id_start(call, ctx, "PUT", "/value", "rolling");
 
     if (op == NULL) {
         return MG_OK;
     }
 
-    snprintf(op->token_id, sizeof(op->token_id), "%s",
-             cf_arg_string(op->args, "token_id"));
-    if (own_token(op)) {
-        return MG_OK;
-    }
-
-    op->method = "PUT";
-    cf_tokens_base(op, op->path, sizeof(op->path));
-    snprintf(op->path + strlen(op->path), sizeof(op->path) - strlen(op->path),
-             "/%s/value", op->token_id);
-    snprintf(op->what, sizeof(op->what), "rolling token %s", op->token_id);
-    op->body = cJSON_CreateObject();
+    op->body = cJSON_CreateObject(); /* Cloudflare expects {} */
 
     return write_send(op, roll_written);
 }
