@@ -516,7 +516,7 @@ check_policy(const sb_ctx_t *sb, const char *owner, const cJSON *pol,
     const cJSON *effect, *res;
     cJSON *groups = NULL, *p;
     char id[SB_ID_LEN + 1];
-    size_t nscopes;
+    size_t nscopes = 0;
 
     if (!cJSON_IsObject(pol)) {
         return sb_fail(err, 400, 1001, "policies[%d] must be an object", i);
