@@ -144,3 +144,15 @@ test('-t accepts conf/cloudflare.conf.example once its token is set',
         assert.equal(r.status, 1);
         assert.match(r.stderr, /cloudflare\.conf\.example:\d+: token_env: the environment variable "CLOUDFLARE_API_TOKEN" is not set/);
     });
+
+test('-t names a misspelt module and the block it leaves orphaned', () => {
+    const dir = tempConf(
+        `modules = { path = "${ROOT}/objs/modules"; ` +
+        'load = [ "cfsandbox", "cloudfare" ]; };\n' +
+        'cloudflare = { token_file = "x"; };\n');
+    const r = run(['-t', '-p', dir, '-c', 'mcpgw.conf']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /mcpgw\.conf:1: cannot load module "cloudfare"/);
+    assert.match(r.stderr, /mcpgw\.conf:2: unknown setting "cloudflare"/);
+    fs.rmSync(dir, { recursive: true });
+});

@@ -694,7 +694,10 @@ describe('shutdown with calls in flight', () => {
             const verifying = call(client, 'tokens_verify', {
                 account_id: A1 }).catch((e) => e);
 
-            await new Promise((r) => setTimeout(r, 300));
+            // Both calls must have reached the gateway before it stops
+            // (on a busy machine 300 ms was not always enough), and the
+            // cache load they wait for takes 4 s: stop after one.
+            await new Promise((r) => setTimeout(r, 1000));
             const log = await stopClean(gw);
             assert.match(log, /module "cloudflare" unloaded/);
             // Both were answered (and resumed) before the module went.
