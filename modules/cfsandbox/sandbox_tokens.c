@@ -19,6 +19,29 @@ not_found(sb_req_t *q)
                   SB_API_PREFIX, q->path);
 }
 
+/*
+ * The caller authenticated, allowed to read (or write) the owner's
+ * tokens, and the token found; NULL when the request is already
+ * answered with the reason.
+ */
+static sb_token_t *
+find_token(sb_req_t *q, const char *owner, const char *id, int write)
+{
+    sb_token_t *t;
+
+    if (sb_authenticate(q) != MG_OK ||
+        sb_require_tokens(q, owner, write) != MG_OK) {
+        return NULL;
+    }
+
+    t = sb_store_find(q->sb, owner, id);
+    if (t == NULL) {
+        not_found(q);
+    }
+
+    return t;
+}
+
 static void
 list_tokens(sb_req_t *q, const char *owner)
 {
@@ -73,14 +96,8 @@ get_token(sb_req_t *q, const char *owner, const char *id)
 {
     sb_token_t *t;
 
-    if (sb_authenticate(q) != MG_OK ||
-        sb_require_tokens(q, owner, 0) != MG_OK) {
-        return;
-    }
-
-    t = sb_store_find(q->sb, owner, id);
+    t = find_token(q, owner, id, 0);
     if (t == NULL) {
-        not_found(q);
         return;
     }
 
@@ -145,14 +162,8 @@ update_token(sb_req_t *q, const char *owner, const char *id)
     cJSON *body;
     sb_err_t err;
 
-    if (sb_authenticate(q) != MG_OK ||
-        sb_require_tokens(q, owner, 1) != MG_OK) {
-        return;
-    }
-
-    t = sb_store_find(q->sb, owner, id);
+    t = find_token(q, owner, id, 1);
     if (t == NULL) {
-        not_found(q);
         return;
     }
 
@@ -180,14 +191,8 @@ delete_token(sb_req_t *q, const char *owner, const char *id)
     sb_token_t *t;
     cJSON *res;
 
-    if (sb_authenticate(q) != MG_OK ||
-        sb_require_tokens(q, owner, 1) != MG_OK) {
-        return;
-    }
-
-    t = sb_store_find(q->sb, owner, id);
+    t = find_token(q, owner, id, 1);
     if (t == NULL) {
-        not_found(q);
         return;
     }
 
@@ -211,14 +216,8 @@ roll_token(sb_req_t *q, const char *owner, const char *id)
     sb_token_t *t;
     cJSON *body;
 
-    if (sb_authenticate(q) != MG_OK ||
-        sb_require_tokens(q, owner, 1) != MG_OK) {
-        return;
-    }
-
-    t = sb_store_find(q->sb, owner, id);
+    t = find_token(q, owner, id, 1);
     if (t == NULL) {
-        not_found(q);
         return;
     }
 
