@@ -53,6 +53,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 RATE=${BENCH_RATE:-500}
 LSECS=${BENCH_LAT_SECONDS:-10}
@@ -77,7 +79,6 @@ T_P50_US=200
 T_P99_US=1000
 T_RATIO=0.70
 
-say() { printf '%s\n' "$*" >&2; }
 die() {
     say "cloudflare bench: $*"
     exit 1
@@ -107,12 +108,6 @@ fi
 
 missing=()
 missing_pkg=()
-need() { # command package
-    if ! command -v "$1" >/dev/null 2>&1; then
-        missing+=("$1")
-        missing_pkg+=("$2")
-    fi
-}
 need wrk wrk
 need curl curl
 need node nodejs
@@ -176,21 +171,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-    local p keep=()
-    for p in "${PIDS[@]}"; do
-        [[ $p == "$1" ]] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
-
 # ---------------------------------------------------------------------------
 # The gateway to measure: never an ASan or debug build.  By default the
 # committed checkout (git archive HEAD: uncommitted changes are not in
 # it) is configured with the defaults (-O2 -g) and built in the run
 # directory; the checkout and its objs/ are left alone.
-
-signature() { "$1" -v 2>/dev/null | sed -n 's/.*build signature //p'; }
 
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
 if [[ -n ${BENCH_OBJS:-} ]]; then
@@ -229,19 +214,10 @@ GW_VERSION=$("$GW" -v | awk 'NR == 1 { print $2 }')
 # ---------------------------------------------------------------------------
 # Helpers
 
-free_port() {
-    node -e 'const s = require("net").createServer();
-        s.listen(0, "127.0.0.1", () => {
-            process.stdout.write(String(s.address().port)); s.close(); });'
-}
-
 ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
 sms() { awk -v u="$1" 'BEGIN { printf "%+.3f", u / 1000 }'; }
 ms2() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 diffus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
-lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
-verdict() { if "$@"; then echo met; else echo MISSED; fi; }
 
 # "ns on a CPU" "ns runnable but waiting for a CPU", all threads of $1
 sched_ns() {
@@ -249,52 +225,11 @@ sched_ns() {
         awk '{ t += $1; w += $2 } END { printf "%.0f %.0f", t, w }'
 }
 
-# busy and total jiffies of all CPUs
-sys_ticks() {
-    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i;
-        print t - $5 - $6, t }' /proc/stat
-}
-
-# "busy steal total" jiffies of one CPU line of /proc/stat ("cpu", "cpu0")
-core_ticks() {
-    awk -v c="$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i;
-        print t - $5 - $6 - $9, $9, t }' /proc/stat
-}
-
-# percent of the ticks between two core_ticks samples: busy% steal%
-core_pct() {
-    local b0 s0 t0 b1 s1 t1
-    read -r b0 s0 t0 <<<"$1"
-    read -r b1 s1 t1 <<<"$2"
-    awk -v b=$((b1 - b0)) -v s=$((s1 - s0)) -v t=$((t1 - t0)) \
-        'BEGIN { if (!t) t = 1; printf "%.0f %.0f", 100 * b / t, 100 * s / t }'
-}
-
-# Busy share of the machine (percent of all CPUs) over $1 seconds while
-# nothing of ours runs (the gateway idles): the load others put on it.
-background_load() {
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$(sys_ticks)"
-    sleep "$1"
-    read -r b1 t1 <<<"$(sys_ticks)"
-    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) \
-        'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }'
-}
-
 # The other processes keeping the CPUs busy, for the report
 top_others() {
     ps -eo pcpu=,comm= --sort=-pcpu 2>/dev/null |
         awk '$1 > 5 { printf "%s%s %s%%", n++ ? ", " : "", $2, $1 }
              n == 5 { exit }'
-}
-
-wait_port() { # port pid
-    for _ in $(seq 300); do
-        kill -0 "$2" 2>/dev/null || return 1
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 GW_WRAP=()
@@ -339,17 +274,6 @@ start_gateway() {
     GW_PORT=$port
     SB_PORT=$sport
     GW_DIR=$d
-}
-
-stop_gateway() { # name pid
-    local rc=0 d=$RUN/$1
-    kill -TERM "$2"
-    wait "$2" || rc=$?
-    forget_pid "$2"
-    ((rc == 0)) || die "gateway $1 exited with status $rc: $(cat "$d/stderr")"
-    if grep -E '\[(alert|emerg|crit)\]' "$d/logs/error.log" >&2; then
-        die "gateway $1 logged the alerts above"
-    fi
 }
 
 load() { # MODE args...: node load generator on the client CPU

@@ -40,6 +40,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
 
 SECS=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
@@ -56,7 +58,6 @@ USE_OBJS=${BENCH_USE_OBJS:-0}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${BENCH_OUT:-$BENCH/results/$STAMP.md}
 
-say() { printf '%s\n' "$*" >&2; }
 die() {
     say "bench: $*"
     exit 1
@@ -84,12 +85,6 @@ fi
 
 missing=()
 missing_pkg=()
-need() { # command package
-    if ! command -v "$1" >/dev/null 2>&1; then
-        missing+=("$1")
-        missing_pkg+=("$2")
-    fi
-}
 # nginx is in /usr/sbin, often not in a user's PATH
 NGINX=$(command -v nginx || true)
 [[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
@@ -162,21 +157,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-forget_pid() {
-    local p keep=()
-    for p in "${PIDS[@]}"; do
-        [[ $p == "$1" ]] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
-
 # ---------------------------------------------------------------------------
 # The gateway to measure: never an ASan or debug build.  By default a
 # fresh copy of the checkout (sources only) is configured with the
 # defaults (-O2 -g) and built in the run directory; the checkout's own
 # objs/ is never touched.
-
-signature() { "$1" -v 2>/dev/null | sed -n 's/.*build signature //p'; }
 
 OBJS=
 if [[ $USE_OBJS == 1 && -x $ROOT/objs/mcpgw &&
@@ -217,22 +202,7 @@ GW_VERSION=$("$GW" -v | awk 'NR == 1 { print $2 }')
 # ---------------------------------------------------------------------------
 # Helpers
 
-free_port() {
-    node -e 'const s = require("net").createServer();
-        s.listen(0, "127.0.0.1", () => {
-            process.stdout.write(String(s.address().port)); s.close(); });'
-}
-
 GW_WRAP=()
-
-wait_port() { # port pid
-    for _ in $(seq 300); do
-        kill -0 "$2" 2>/dev/null || return 1
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 kib() { awk -v k="$2" '$1 == k":" { print $2 }' "/proc/$1/status"; }
@@ -248,38 +218,6 @@ cpu_ticks() {
     echo "$t"
 }
 HZ=$(getconf CLK_TCK)
-
-# busy and total jiffies of all CPUs
-sys_ticks() {
-    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i;
-        print t - $5 - $6, t }' /proc/stat
-}
-
-# "busy steal total" jiffies of one CPU line of /proc/stat ("cpu", "cpu0")
-core_ticks() {
-    awk -v c="$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i;
-        print t - $5 - $6 - $9, $9, t }' /proc/stat
-}
-
-# percent of the ticks between two core_ticks samples: busy% steal%
-core_pct() {
-    local b0 s0 t0 b1 s1 t1
-    read -r b0 s0 t0 <<<"$1"
-    read -r b1 s1 t1 <<<"$2"
-    awk -v b=$((b1 - b0)) -v s=$((s1 - s0)) -v t=$((t1 - t0)) \
-        'BEGIN { if (!t) t = 1; printf "%.0f %.0f", 100 * b / t, 100 * s / t }'
-}
-
-# Busy share of the machine (percent of all CPUs) over $1 seconds while
-# nothing of ours runs: the load other processes put on it.
-background_load() {
-    local b0 t0 b1 t1
-    read -r b0 t0 <<<"$(sys_ticks)"
-    sleep "$1"
-    read -r b1 t1 <<<"$(sys_ticks)"
-    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) \
-        'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }'
-}
 
 MCP_H=(-H 'Content-Type: application/json' -H 'Accept: application/json'
     -H 'MCP-Protocol-Version: 2025-11-25')
@@ -335,17 +273,6 @@ start_gateway() {
     wait_port "$port" "$GW_PID" ||
         die "gateway $1 did not start: $(cat "$d/stderr" "$d/logs/error.log" 2>/dev/null)"
     GW_PORT=$port
-}
-
-stop_gateway() { # name pid
-    local rc=0 d=$RUN/$1
-    kill -TERM "$2"
-    wait "$2" || rc=$?
-    forget_pid "$2"
-    ((rc == 0)) || die "gateway $1 exited with status $rc: $(cat "$d/stderr")"
-    if grep -E '\[(alert|emerg|crit)\]' "$d/logs/error.log" >&2; then
-        die "gateway $1 logged the alerts above"
-    fi
 }
 
 # start_nginx NAME on|off: sets NG_PID and NG_PORT
@@ -623,10 +550,6 @@ BG_AFTER=$(background_load 2)
 
 # ---------------------------------------------------------------------------
 # Report
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
-lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
-verdict() { if "$@"; then echo met; else echo MISSED; fi; }
 
 b_gw=${BEST[gw-log]} b_ng=${BEST[ng-log]}
 b_gwn=${BEST[gw-null]} b_ngo=${BEST[ng-off]}

@@ -1,0 +1,85 @@
+# bench/lib.sh -- helpers bench/run.sh and bench/cloudflare.sh share.
+# Sourced, not run: each function as it was in both scripts.
+
+say() { printf '%s\n' "$*" >&2; }
+
+need() { # command package
+    if ! command -v "$1" >/dev/null 2>&1; then
+        missing+=("$1")
+        missing_pkg+=("$2")
+    fi
+}
+
+forget_pid() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do
+        [[ $p == "$1" ]] || keep+=("$p")
+    done
+    PIDS=("${keep[@]}")
+}
+
+signature() { "$1" -v 2>/dev/null | sed -n 's/.*build signature //p'; }
+
+free_port() {
+    node -e 'const s = require("net").createServer();
+        s.listen(0, "127.0.0.1", () => {
+            process.stdout.write(String(s.address().port)); s.close(); });'
+}
+
+wait_port() { # port pid
+    for _ in $(seq 300); do
+        kill -0 "$2" 2>/dev/null || return 1
+        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# busy and total jiffies of all CPUs
+sys_ticks() {
+    awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i;
+        print t - $5 - $6, t }' /proc/stat
+}
+
+# "busy steal total" jiffies of one CPU line of /proc/stat ("cpu", "cpu0")
+core_ticks() {
+    awk -v c="$1" '$1 == c { t = 0; for (i = 2; i <= 9; i++) t += $i;
+        print t - $5 - $6 - $9, $9, t }' /proc/stat
+}
+
+# percent of the ticks between two core_ticks samples: busy% steal%
+core_pct() {
+    local b0 s0 t0 b1 s1 t1
+    read -r b0 s0 t0 <<<"$1"
+    read -r b1 s1 t1 <<<"$2"
+    awk -v b=$((b1 - b0)) -v s=$((s1 - s0)) -v t=$((t1 - t0)) \
+        'BEGIN { if (!t) t = 1; printf "%.0f %.0f", 100 * b / t, 100 * s / t }'
+}
+
+# Busy share of the machine (percent of all CPUs) over $1 seconds while
+# nothing of ours runs: the load other processes put on it.
+background_load() {
+    local b0 t0 b1 t1
+    read -r b0 t0 <<<"$(sys_ticks)"
+    sleep "$1"
+    read -r b1 t1 <<<"$(sys_ticks)"
+    awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) \
+        'BEGIN { printf "%.0f", t ? 100 * b / t : 0 }'
+}
+
+stop_gateway() { # name pid
+    local rc=0 d=$RUN/$1
+    kill -TERM "$2"
+    wait "$2" || rc=$?
+    forget_pid "$2"
+    ((rc == 0)) || die "gateway $1 exited with status $rc: $(cat "$d/stderr")"
+    if grep -E '\[(alert|emerg|crit)\]' "$d/logs/error.log" >&2; then
+        die "gateway $1 logged the alerts above"
+    fi
+}
+
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+
+verdict() { if "$@"; then echo met; else echo MISSED; fi; }
