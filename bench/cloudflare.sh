@@ -18,9 +18,14 @@
 #     and tokens_create + tokens_delete through the gateway; upstream
 #     requests per cycle counted from the access log;
 #  5. saturation: wrk -c50, direct GET against gateway POST, interleaved;
-#  6. optionally (BENCH_CALLGRIND=1) instructions per operation under
+#  6. saturation again with the sandbox in a process of its own (as
+#     Cloudflare is): bench/cloudflare-upstream.conf for the sandbox,
+#     bench/cloudflare-gateway.conf for the gateway; whichever process is
+#     measured has CPU 0 to itself; once with no added latency and once
+#     with BENCH_UPSTREAM_MS on the sandbox's GET /user/tokens;
+#  7. optionally (BENCH_CALLGRIND=1) instructions per operation under
 #     valgrind --tool=callgrind, with the gateway's hot spots;
-#  7. prints a markdown report and writes it to
+#  8. prints a markdown report and writes it to
 #     bench/results/cloudflare-<UTC date and time>.md.
 #
 # It installs nothing.  Everything listens on 127.0.0.1 only, on free
@@ -40,6 +45,8 @@
 #   BENCH_LAT_ROUNDS    interleaved latency rounds per path [5]
 #   BENCH_ROUNDS        interleaved rounds per path, cycles and wrk [3]
 #   BENCH_PIN           1: gateway on CPU 0, load generators on CPU 1 [1]
+#   BENCH_UPSTREAM_MS   latency of the separate sandbox in the last
+#                       saturation runs, ms [50]
 #   BENCH_CALLGRIND     1: also count instructions per operation [0]
 #   BENCH_CALLGRIND_N   tokens_list calls per callgrind phase [2000]
 #   BENCH_OBJS          a build's objs/ directory to measure instead of
@@ -69,6 +76,7 @@ LROUNDS=${BENCH_LAT_ROUNDS:-5}
 PIN=${BENCH_PIN:-1}
 CALLGRIND=${BENCH_CALLGRIND:-0}
 CG_N=${BENCH_CALLGRIND_N:-2000}
+UPSTREAM_MS=${BENCH_UPSTREAM_MS:-50}
 KEEP=${BENCH_KEEP:-0}
 STRICT=${BENCH_STRICT:-0}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
@@ -84,7 +92,8 @@ die() {
     exit 1
 }
 
-for v in RATE LSECS CRATE CSECS SECS WARMUP CONNS ROUNDS LROUNDS CG_N; do
+for v in RATE LSECS CRATE CSECS SECS WARMUP CONNS ROUNDS LROUNDS CG_N \
+    UPSTREAM_MS; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] ||
         die "$v must be a positive integer, not '${!v}'"
 done
@@ -438,7 +447,158 @@ stop_gateway gw "$GW_MAIN"
 ERR_LINES=$(grep -c -E '\[(error|warn)\]' "$GW_DIR/logs/error.log" || true)
 
 # ---------------------------------------------------------------------------
-# 4. Optional: instructions per operation under callgrind
+# 4. saturation with the sandbox in a process of its own
+#
+# The gateway never shares a process with Cloudflare in production.  Here
+# the sandbox runs alone (bench/cloudflare-upstream.conf) and the gateway
+# without a sandbox (bench/cloudflare-gateway.conf) reaches it over
+# loopback.  Each measured process gets CPU 0 to itself: the sandbox for
+# the direct runs, the gateway for the gateway runs, while the sandbox
+# moves to CPU 1 beside wrk (the rest of the world).  Then the same two
+# runs once more with BENCH_UPSTREAM_MS of latency on the sandbox's
+# GET /user/tokens, as a real API has.
+
+start_split() {
+    local d=$RUN/split up gp sp
+    mkdir -p "$d/up/conf" "$d/up/logs" "$d/gw/conf" "$d/gw/logs"
+    ln -sfn "$OBJS" "$d/up/objs"
+    ln -sfn "$OBJS" "$d/gw/objs"
+    install -m 0600 "$ROOT/conf/sandbox.token" "$d/up/conf/sandbox.token"
+    install -m 0600 "$ROOT/conf/sandbox.token" "$d/gw/conf/sandbox.token"
+    up=$(free_port)
+    sp=$(free_port)
+    gp=$(free_port)
+    while [[ $sp == "$up" || $gp == "$up" || $gp == "$sp" ]]; do
+        sp=$(free_port)
+        gp=$(free_port)
+    done
+    sed -e "s|127\.0\.0\.1:18807|127.0.0.1:$up|" \
+        -e "s|127\.0\.0\.1:18808|127.0.0.1:$sp|" \
+        "$BENCH/cloudflare-upstream.conf" >"$d/up/conf/c.conf"
+    sed -e "s|127\.0\.0\.1:18806|127.0.0.1:$gp|" \
+        -e "s|127\.0\.0\.1:18808|127.0.0.1:$sp|" \
+        "$BENCH/cloudflare-gateway.conf" >"$d/gw/conf/c.conf"
+    grep -q "127.0.0.1:$sp\"" "$d/up/conf/c.conf" &&
+        grep -q "127.0.0.1:$sp/" "$d/gw/conf/c.conf" &&
+        grep -q "127.0.0.1:$gp\"" "$d/gw/conf/c.conf" ||
+        die "bench/cloudflare-upstream.conf and cloudflare-gateway.conf" \
+            "must use the placeholder ports 18806-18808"
+    "$GW" -p "$d/up" -c conf/c.conf >"$d/up/stderr" 2>&1 &
+    UP_PID=$!
+    PIDS+=("$UP_PID")
+    wait_port "$sp" "$UP_PID" ||
+        die "the sandbox process did not start: $(cat "$d/up/stderr" "$d/up/logs/error.log" 2>/dev/null)"
+    "$GW" -p "$d/gw" -c conf/c.conf >"$d/gw/stderr" 2>&1 &
+    SG_PID=$!
+    PIDS+=("$SG_PID")
+    wait_port "$gp" "$SG_PID" ||
+        die "the gateway process did not start: $(cat "$d/gw/stderr" "$d/gw/logs/error.log" 2>/dev/null)"
+    for _ in $(seq 600); do
+        grep -q 'Cloudflare token verified' "$d/gw/logs/error.log" && break
+        sleep 0.1
+    done
+    grep -q 'Cloudflare token verified' "$d/gw/logs/error.log" ||
+        die "split gateway: the cloudflare module did not verify its token: $(cat "$d/gw/logs/error.log")"
+    UP_PORT=$sp
+    SG_PORT=$gp
+    SG_SID=$(curl -s -D - -o /dev/null --max-time 5 \
+        -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' \
+        -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+        "http://127.0.0.1:$gp/mcp" | tr -d '\r' |
+        awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')
+    [[ -n $SG_SID ]] || die "split gateway: initialize gave no session id"
+    curl -s -o /dev/null --max-time 5 -H 'Content-Type: application/json' \
+        -H 'Accept: application/json' -H "Mcp-Session-Id: $SG_SID" \
+        -H 'MCP-Protocol-Version: 2025-11-25' \
+        -d '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+        "http://127.0.0.1:$gp/mcp"
+}
+
+pin() { # cpu pid: every thread of pid onto that cpu
+    [[ $PIN == 1 ]] || return 0
+    taskset -a -p -c "$1" "$2" >/dev/null
+}
+
+upstream_latency() { # ms (0: none)
+    local body='[]' method=DELETE
+    if (($1 > 0)); then
+        method=POST
+        body="{\"route\":\"GET /user/tokens\",\"mode\":\"latency\",\"latency_ms\":$1}"
+    fi
+    curl -s -f -o /dev/null --max-time 5 -X "$method" \
+        -H 'Content-Type: application/json' ${body:+--data "$body"} \
+        "http://127.0.0.1:$UP_PORT/__sandbox/faults" ||
+        die "could not set the sandbox's latency to $1 ms"
+}
+
+split_run() { # split-direct|split-gw LATENCY_MS ROUND
+    local t=$1 ms=$2 n=$3 url mode out key=$1-$2 c0 c1 u0 u1 w0 w1 k0 k1 l0
+    local l1 v k
+    if [[ $t == split-direct ]]; then
+        url="http://127.0.0.1:$UP_PORT/client/v4/user/tokens?page=1&per_page=50"
+        mode=direct
+        pin 0 "$UP_PID"
+    else
+        url="http://127.0.0.1:$SG_PORT/mcp"
+        mode=gateway
+        pin 0 "$SG_PID"
+        pin 1 "$UP_PID"
+    fi
+    out=$RUN/wrk-$key-$n.txt
+    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$SG_SID timeout $((WARMUP + 30)) \
+        "${CLI_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" \
+        -s "$BENCH/cloudflare_wrk.lua" "$url" >/dev/null
+    read -r c0 w0 <<<"$(sched_ns "$SG_PID")"
+    read -r u0 _ <<<"$(sched_ns "$UP_PID")"
+    k0=$(core_ticks "$SRV_CORE")
+    l0=$(core_ticks "$CLI_CORE")
+    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$SG_SID timeout $((SECS + 30)) \
+        "${CLI_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency \
+        -s "$BENCH/cloudflare_wrk.lua" "$url" >"$out"
+    read -r c1 w1 <<<"$(sched_ns "$SG_PID")"
+    read -r u1 _ <<<"$(sched_ns "$UP_PID")"
+    k1=$(core_ticks "$SRV_CORE")
+    l1=$(core_ticks "$CLI_CORE")
+    parse_result "$out" "$key,$n"
+    read -r v k <<<"$(core_pct "$k0" "$k1")"
+    R[$key,$n,sbusy]=$v R[$key,$n,ssteal]=$k
+    read -r v k <<<"$(core_pct "$l0" "$l1")"
+    R[$key,$n,cbusy]=$v R[$key,$n,csteal]=$k
+    R[$key,$n,gwreq]=$(awk -v c=$((c1 - c0)) -v r="${R[$key,$n,requests]}" \
+        'BEGIN { printf "%.1f", r ? c / 1e3 / r : 0 }')
+    R[$key,$n,upreq]=$(awk -v c=$((u1 - u0)) -v r="${R[$key,$n,requests]}" \
+        'BEGIN { printf "%.1f", r ? c / 1e3 / r : 0 }')
+    R[$key,$n,errs]=$((${R[$key,$n,err_connect]} + ${R[$key,$n,err_read]} +
+        ${R[$key,$n,err_write]} + ${R[$key,$n,err_timeout]} +
+        ${R[$key,$n,err_status]} + ${R[$key,$n,bad]}))
+    say "$(printf 'cloudflare bench:   round %d %-12s upstream +%s ms %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  CPU/req: gateway %5s us, sandbox %5s us  cpu0 %s%% (steal %s%%)  cpu1 %s%% (steal %s%%)  errors %s' \
+        "$n" "$t" "$ms" "${R[$key,$n,rps]}" "$(ms2 "${R[$key,$n,p50]}")" \
+        "$(ms2 "${R[$key,$n,p99]}")" "${R[$key,$n,gwreq]}" \
+        "${R[$key,$n,upreq]}" "${R[$key,$n,sbusy]}" "${R[$key,$n,ssteal]}" \
+        "${R[$key,$n,cbusy]}" "${R[$key,$n,csteal]}" "${R[$key,$n,errs]}")"
+}
+
+say "cloudflare bench: saturation with the sandbox in its own process:" \
+    "${ROUNDS} round(s) of ${SECS} s per path, upstream latency 0 and" \
+    "${UPSTREAM_MS} ms"
+start_split
+SPLIT_LAT=(0 "$UPSTREAM_MS")
+for ms in "${SPLIT_LAT[@]}"; do
+    upstream_latency "$ms"
+    for n in $(seq "$ROUNDS"); do
+        for t in split-direct split-gw; do
+            split_run "$t" "$ms" "$n"
+        done
+    done
+done
+upstream_latency 0
+SG_RSS=$(awk '$1 == "VmRSS:" { printf "%.1f", $2 / 1024 }' "/proc/$SG_PID/status")
+stop_gateway split/gw "$SG_PID"
+stop_gateway split/up "$UP_PID"
+
+# ---------------------------------------------------------------------------
+# 5. Optional: instructions per operation under callgrind
 
 CG_REPORT=
 if [[ $CALLGRIND == 1 ]]; then
@@ -607,6 +767,10 @@ declare -A NR=([list-direct]=$LROUNDS [list-gw]=$LROUNDS)
 for m in "${CYC_MODES[@]}" "${SAT_MODES[@]}"; do
     NR[$m]=$ROUNDS
 done
+for ms in "${SPLIT_LAT[@]}"; do
+    NR[split-direct-$ms]=$ROUNDS
+    NR[split-gw-$ms]=$ROUNDS
+done
 
 # best round: lowest p99 for the latency runs (other processes only ever
 # add to a latency), highest req/s for wrk
@@ -630,6 +794,10 @@ for m in "${LAT_MODES[@]}" "${CYC_MODES[@]}"; do
 done
 for t in "${SAT_MODES[@]}"; do
     BEST[$t]=$(best_high "$t" rps)
+done
+for ms in "${SPLIT_LAT[@]}"; do
+    BEST[split-direct-$ms]=$(best_high "split-direct-$ms" rps)
+    BEST[split-gw-$ms]=$(best_high "split-gw-$ms" rps)
 done
 
 # The added latency: in each round the two paths run back to back, so
@@ -666,6 +834,28 @@ sd=${BEST[sat-direct]} sg=${BEST[sat-gw]}
 RATIO=$(ratio "${R[sat-gw,$sg,rps]}" "${R[sat-direct,$sd,rps]}")
 CPU_RATIO=$(ratio "${R[sat-direct,$sd,cpureq]}" "${R[sat-gw,$sg,cpureq]}")
 V_RATIO=$(verdict lt "$(awk -v t="$T_RATIO" 'BEGIN { print t - 0.00001 }')" "$RATIO")
+
+# separate sandbox: req/s ratio per latency, and CPU per request
+declare -A SRATIO=() SV=()
+for ms in "${SPLIT_LAT[@]}"; do
+    SRATIO[$ms]=$(ratio "${R[split-gw-$ms,${BEST[split-gw-$ms]},rps]}" \
+        "${R[split-direct-$ms,${BEST[split-direct-$ms]},rps]}")
+    SV[$ms]=$(verdict lt "$(awk -v t="$T_RATIO" 'BEGIN { print t - 0.00001 }')" \
+        "${SRATIO[$ms]}")
+done
+sd0=${BEST[split-direct-0]} sg0=${BEST[split-gw-0]}
+SPLIT_CPU_RATIO=$(ratio "${R[split-direct-0,$sd0,upreq]}" \
+    "${R[split-gw-0,$sg0,gwreq]}")
+
+split_row() { # key label
+    local t=$1 b=${BEST[$1]}
+    printf '| %s | %.0f | %s | %s | %s | %s | %s | %s%% (%s%%) | %s%% (%s%%) | %s |\n' \
+        "$2" "${R[$t,$b,rps]}" "$(ms2 "${R[$t,$b,p50]}")" \
+        "$(ms2 "${R[$t,$b,p99]}")" "$(ms2 "${R[$t,$b,max]}")" \
+        "${R[$t,$b,upreq]}" "${R[$t,$b,gwreq]}" \
+        "${R[$t,$b,sbusy]}" "${R[$t,$b,ssteal]}" \
+        "${R[$t,$b,cbusy]}" "${R[$t,$b,csteal]}" "${R[$t,$b,errs]}"
+}
 
 cd_=${BEST[cycle-direct]} cu=${BEST[cycle-upstream]} cg=${BEST[cycle-gw]}
 C_ADD_P50=$(paired_median cycle-gw cycle-direct p50)
@@ -807,6 +997,29 @@ $(sat_row sat-gw "gateway tools/call tokens_list")
 - by CPU time per request (steal and the load generator do not enter it): direct ${R[sat-direct,$sd,cpureq]} µs / gateway ${R[sat-gw,$sg,cpureq]} µs = $CPU_RATIO
 - rounds (req/s): direct $(rounds_list sat-direct rps x); gateway $(rounds_list sat-gw rps x)
 - errors = socket errors + non-2xx + answers without \`"success":true\` / \`"isError":false\` (every body is checked)
+
+### Saturation with the sandbox in a process of its own: wrk -t$THREADS -c$CONNS, ${SECS} s after ${WARMUP} s warm-up, best of $ROUNDS
+
+The sandbox alone (\`bench/cloudflare-upstream.conf\`) and the gateway
+without a sandbox (\`bench/cloudflare-gateway.conf\`, upstream over
+loopback), as the gateway meets Cloudflare. The process measured has
+CPU 0 to itself$([[ $PIN == 1 ]] && echo ': the sandbox for "direct", the gateway for "gateway" (the sandbox then moves to CPU 1, beside wrk)'). "+N ms": the
+sandbox holds each \`GET /user/tokens\` N ms before answering, as a
+remote API takes time to answer (Cloudflare's take tens to hundreds of
+milliseconds).
+
+| path | req/s | p50 ms | p99 ms | max ms | sandbox µs CPU/req | gateway µs CPU/req | CPU 0 busy (steal) | CPU 1 busy (steal) | errors |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+$(split_row split-direct-0 "direct GET to the sandbox")
+$(split_row split-gw-0 "gateway tools/call tokens_list")
+$(split_row split-direct-$UPSTREAM_MS "direct GET, sandbox +$UPSTREAM_MS ms")
+$(split_row split-gw-$UPSTREAM_MS "gateway tools/call, sandbox +$UPSTREAM_MS ms")
+
+- gateway / direct, req/s, no added latency: **${SRATIO[0]}** (target ≥ $T_RATIO: **${SV[0]}**)
+- by CPU time per request: the sandbox's per direct GET ${R[split-direct-0,$sd0,upreq]} µs / the gateway's own per tools/call ${R[split-gw-0,$sg0,gwreq]} µs = $SPLIT_CPU_RATIO
+- gateway / direct, req/s, sandbox +$UPSTREAM_MS ms: **${SRATIO[$UPSTREAM_MS]}** (target ≥ $T_RATIO: **${SV[$UPSTREAM_MS]}**)
+- rounds (req/s), no added latency: direct $(rounds_list split-direct-0 rps x); gateway $(rounds_list split-gw-0 rps x); +$UPSTREAM_MS ms: direct $(rounds_list split-direct-$UPSTREAM_MS rps x); gateway $(rounds_list split-gw-$UPSTREAM_MS rps x)
+- gateway RSS at the end: $SG_RSS MiB
 
 ### Create-then-delete cycle at $CRATE cycles/s (open loop, ${CSECS} s per round, $ROUNDS rounds)
 
