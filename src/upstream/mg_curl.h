@@ -19,6 +19,7 @@
     F(global_cleanup)                                                          \
     F(easy_init)                                                               \
     F(easy_cleanup)                                                            \
+    F(easy_reset)                                                              \
     F(easy_setopt)                                                             \
     F(easy_getinfo)                                                            \
     F(easy_strerror)                                                           \

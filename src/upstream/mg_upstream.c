@@ -37,6 +37,13 @@
  */
 #define MIN_RETRY_BUDGET 50
 
+/*
+ * Easy handles an upstream keeps for its next requests.  Creating and
+ * freeing one per request cost libcurl more than the request's own
+ * options; more than this many idle ones are freed.
+ */
+#define MAX_IDLE_HANDLES 16
+
 /* Set one option unless an earlier one failed; the first failure stays. */
 #define SETOPT(rc, e, opt, val)                                                \
     do {                                                                       \
@@ -67,6 +74,8 @@ struct mg_upstream_s {
     size_t max_response;
     mg_upstream_req_t *reqs; /* in flight */
     up_sock_t *socks;        /* watched */
+    CURL *idle[MAX_IDLE_HANDLES];
+    unsigned nidle;
     unsigned dispatching : 1;
     unsigned closing : 1;
 };
@@ -83,6 +92,7 @@ struct mg_upstream_req_s {
     unsigned retried : 1;
     unsigned too_large : 1;
     unsigned finished : 1; /* out of the list, its callback runs */
+    unsigned dirty : 1;    /* easy holds options of a write */
     long retry_after;
     uint64_t start;
     uint64_t log_conn; /* the log context of whoever started it */
@@ -101,6 +111,8 @@ static const char *const methods[] = {
 };
 
 static void collect_done(mg_upstream_t *u);
+static size_t header_cb(char *p, size_t size, size_t n, void *arg);
+static size_t write_cb(char *p, size_t size, size_t n, void *arg);
 
 static void __attribute__((format(printf, 3, 4)))
 set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -361,6 +373,10 @@ check_conf(const mg_upstream_conf_t *conf, char *err, size_t errlen)
 static void
 upstream_free(mg_upstream_t *u)
 {
+    while (u->nidle > 0) {
+        mg_curl.easy_cleanup(u->idle[--u->nidle]);
+    }
+
     /* Closes the pooled connections; their sockets are let go below. */
     if (u->multi) {
         mg_curl.multi_cleanup(u->multi);
@@ -461,6 +477,106 @@ mg_upstream_create(const mg_upstream_conf_t *conf, char *err, size_t errlen)
     return u;
 }
 
+/* ------------------------------------------------------------------ */
+/* Easy handles, kept from one request to the next.                    */
+
+/* What every request of u asks for: set once per handle. */
+static CURLcode
+set_constant(const mg_upstream_t *u, CURL *e)
+{
+    CURLcode rc = CURLE_OK;
+
+    SETOPT(rc, e, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(rc, e, CURLOPT_PROTOCOLS_STR, "http,https");
+    SETOPT(rc, e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /*
+     * Over TLS, wait for a connection that may turn out to multiplex
+     * (h2) instead of opening more.  Plain http is HTTP/1.1 here, where
+     * waiting would only queue a request behind a slow one.
+     */
+    if (strncmp(u->base_url, "https:", 6) == 0) {
+        SETOPT(rc, e, CURLOPT_PIPEWAIT, 1L);
+    }
+    SETOPT(rc, e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->connect_timeout_ms);
+    SETOPT(rc, e, CURLOPT_TCP_KEEPALIVE, 1L);
+    SETOPT(rc, e, CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(rc, e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (u->ca_file) {
+        SETOPT(rc, e, CURLOPT_CAINFO, u->ca_file);
+    }
+    SETOPT(rc, e, CURLOPT_USERAGENT, u->user_agent);
+    /* A declared length over the ceiling fails before any byte is read. */
+    SETOPT(rc, e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)u->max_response);
+    SETOPT(rc, e, CURLOPT_WRITEFUNCTION, write_cb);
+    SETOPT(rc, e, CURLOPT_HEADERFUNCTION, header_cb);
+
+    return rc;
+}
+
+/* An idle handle of u, or a new one with the constant options. */
+static CURLcode
+easy_get(mg_upstream_t *u, CURL **easy)
+{
+    CURL *e;
+    CURLcode rc;
+
+    if (u->nidle > 0) {
+        *easy = u->idle[--u->nidle];
+        return CURLE_OK;
+    }
+
+    e = mg_curl.easy_init();
+    if (e == NULL) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+
+    rc = set_constant(u, e);
+    if (rc != CURLE_OK) {
+        mg_curl.easy_cleanup(e);
+        return rc;
+    }
+
+    *easy = e;
+
+    return CURLE_OK;
+}
+
+/*
+ * Keep a handle, out of the multi handle, for the next request of u.
+ * Nothing of the last request may stay: a write's method, body and
+ * FRESH_CONNECT go with a reset; after a GET, which set nothing but
+ * what every request sets again, only the pointers into the request
+ * about to be freed are cleared.
+ */
+static void
+easy_put(mg_upstream_t *u, CURL *e, int dirty)
+{
+    CURLcode rc = CURLE_OK;
+
+    if (u->closing || u->nidle == MAX_IDLE_HANDLES) {
+        mg_curl.easy_cleanup(e);
+        return;
+    }
+
+    if (dirty) {
+        mg_curl.easy_reset(e);
+        rc = set_constant(u, e);
+    } else {
+        SETOPT(rc, e, CURLOPT_PRIVATE, NULL);
+        SETOPT(rc, e, CURLOPT_ERRORBUFFER, NULL);
+        SETOPT(rc, e, CURLOPT_HTTPHEADER, NULL);
+        SETOPT(rc, e, CURLOPT_WRITEDATA, NULL);
+        SETOPT(rc, e, CURLOPT_HEADERDATA, NULL);
+    }
+
+    if (rc != CURLE_OK) {
+        mg_curl.easy_cleanup(e);
+        return;
+    }
+
+    u->idle[u->nidle++] = e;
+}
+
 static void
 req_unlink(mg_upstream_req_t *r)
 {
@@ -496,7 +612,7 @@ static void
 req_free(mg_upstream_req_t *r)
 {
     if (r->easy) {
-        mg_curl.easy_cleanup(r->easy);
+        easy_put(r->u, r->easy, r->dirty);
     }
 
     headers_free(r->headers);
@@ -674,43 +790,7 @@ build_headers(mg_upstream_req_t *r, const char *bearer, int has_body)
     return rc;
 }
 
-static CURLcode
-set_transport(mg_upstream_req_t *r)
-{
-    mg_upstream_t *u = r->u;
-    CURL *e = r->easy;
-    CURLcode rc = CURLE_OK;
-
-    SETOPT(rc, e, CURLOPT_PRIVATE, r);
-    SETOPT(rc, e, CURLOPT_ERRORBUFFER, r->curl_err);
-    SETOPT(rc, e, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(rc, e, CURLOPT_PROTOCOLS_STR, "http,https");
-    SETOPT(rc, e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Wait for a connection that may multiplex instead of opening more. */
-    /*
-     * Over TLS, wait for a connection that may turn out to multiplex
-     * (h2) instead of opening more.  Plain http is HTTP/1.1 here, where
-     * waiting would only queue a request behind a slow one.
-     */
-    if (strncmp(u->base_url, "https:", 6) == 0) {
-        SETOPT(rc, e, CURLOPT_PIPEWAIT, 1L);
-    }
-    SETOPT(rc, e, CURLOPT_CONNECTTIMEOUT_MS, (long)u->connect_timeout_ms);
-    SETOPT(rc, e, CURLOPT_TIMEOUT_MS, (long)u->timeout_ms);
-    SETOPT(rc, e, CURLOPT_TCP_KEEPALIVE, 1L);
-    SETOPT(rc, e, CURLOPT_SSL_VERIFYPEER, 1L);
-    SETOPT(rc, e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (u->ca_file) {
-        SETOPT(rc, e, CURLOPT_CAINFO, u->ca_file);
-    }
-    SETOPT(rc, e, CURLOPT_USERAGENT, u->user_agent);
-
-    return rc;
-}
-
-static size_t header_cb(char *p, size_t size, size_t n, void *arg);
-static size_t write_cb(char *p, size_t size, size_t n, void *arg);
-
+/* What is this request's own; easy_put clears or resets it afterwards. */
 static CURLcode
 set_exchange(mg_upstream_req_t *r, const char *path_query,
              const char *json_body)
@@ -723,6 +803,10 @@ set_exchange(mg_upstream_req_t *r, const char *path_query,
     size_t blen = strlen(u->base_url);
     size_t plen = strlen(path_query);
 
+    SETOPT(rc, e, CURLOPT_PRIVATE, r);
+    SETOPT(rc, e, CURLOPT_ERRORBUFFER, r->curl_err);
+    SETOPT(rc, e, CURLOPT_TIMEOUT_MS, (long)u->timeout_ms);
+
     url = mg_alloc(blen + plen + 1);
     memcpy(url, u->base_url, blen);
     memcpy(url + blen, path_query, plen + 1);
@@ -730,17 +814,16 @@ set_exchange(mg_upstream_req_t *r, const char *path_query,
     free(url);
 
     SETOPT(rc, e, CURLOPT_HTTPHEADER, r->headers);
-    /* A declared length over the ceiling fails before any byte is read. */
-    SETOPT(rc, e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)u->max_response);
-    SETOPT(rc, e, CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(rc, e, CURLOPT_WRITEDATA, r);
-    SETOPT(rc, e, CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(rc, e, CURLOPT_HEADERDATA, r);
 
     if (strcmp(r->method, "GET") == 0) {
         SETOPT(rc, e, CURLOPT_HTTPGET, 1L);
         return rc;
     }
+
+    /* From here on the handle needs a reset before it serves again. */
+    r->dirty = 1;
 
     SETOPT(rc, e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     SETOPT(rc, e, CURLOPT_COPYPOSTFIELDS, body);
@@ -785,16 +868,14 @@ mg_upstream_request(mg_upstream_t *u, const char *method,
     r->log_req = mg_log_ctx.req;
     mg_buf_init(&r->body, u->max_response);
 
-    r->easy = mg_curl.easy_init();
-    if (r->easy == NULL ||
-        build_headers(r, bearer, json_body != NULL) != MG_OK) {
+    if (build_headers(r, bearer, json_body != NULL) != MG_OK) {
         mg_log(MG_LOG_ALERT, "upstream: %s %.*s: out of memory", method,
                MAX_LOG_PATH, r->log_path);
         req_free(r);
         return NULL;
     }
 
-    rc = set_transport(r);
+    rc = easy_get(u, &r->easy);
     if (rc == CURLE_OK) {
         rc = set_exchange(r, path_query, json_body);
     }

@@ -720,6 +720,85 @@ test_connection_reuse(void **state)
     mg_upstream_destroy(u);
 }
 
+/* One request on the upstream's only idle handle, waited for. */
+static void
+request_one(mg_upstream_t *u, result_t *r, const char *method, const char *path,
+            const char *bearer, const char *body)
+{
+    memset(r, 0, sizeof(*r));
+    assert_non_null(
+        mg_upstream_request(u, method, path, bearer, body, 0, on_done, r));
+    run_until(&r->calls, 2000);
+    assert_int_equal(r->calls, 1);
+}
+
+/*
+ * Requests one after the other share one easy handle: nothing of a
+ * request (its method, body, headers, FRESH_CONNECT) reaches the next.
+ */
+static void
+test_recycled_handle(void **state)
+{
+    fixture_t *f = *state;
+    mg_upstream_t *u = upstream_for(&f->srv, "http", NULL);
+    result_t r;
+
+    request_one(u, &r, "GET", "/ok", BEARER, NULL);
+    assert_int_equal(r.res.status, 200);
+    assert_int_equal(f->srv.accepts, 1);
+
+    /* A write: a connection of its own, its body and content type. */
+    request_one(u, &r, "PUT", "/echo", BEARER, "{\"a\":1}");
+    assert_int_equal(r.res.status, 200);
+    assert_string_equal(f->srv.method, "PUT");
+    assert_string_equal(f->srv.body, "{\"a\":1}");
+    assert_string_equal(f->srv.ctype, "application/json");
+    assert_int_equal(f->srv.accepts, 2);
+
+    /* The GET after it: no method, body, type or bearer of the PUT, and
+     * a kept connection (FRESH_CONNECT went with the write). */
+    request_one(u, &r, "GET", "/echo", NULL, NULL);
+    assert_int_equal(r.res.status, 200);
+    assert_string_equal(f->srv.method, "GET");
+    assert_string_equal(f->srv.body, "");
+    assert_string_equal(r.res.body, "");
+    assert_string_equal(f->srv.ctype, "");
+    assert_string_equal(f->srv.auth, "");
+    assert_int_equal(f->srv.accepts, 2);
+
+    /* Write after write: POST is no longer the PUT of a handle before. */
+    request_one(u, &r, "DELETE", "/ok", BEARER, NULL);
+    assert_string_equal(f->srv.method, "DELETE");
+    request_one(u, &r, "POST", "/echo", BEARER, "{\"b\":2}");
+    assert_string_equal(f->srv.method, "POST");
+    assert_string_equal(f->srv.body, "{\"b\":2}");
+    assert_int_equal(f->srv.accepts, 4);
+
+    /* A write that failed on its connection leaves nothing either. */
+    f->srv.close_left = 1;
+    request_one(u, &r, "PATCH", "/close-once", BEARER, "{\"c\":3}");
+    assert_int_equal(r.res.error, MG_UP_RECV);
+    assert_int_equal(f->srv.accepts, 5);
+
+    request_one(u, &r, "GET", "/ok", BEARER, NULL);
+    assert_int_equal(r.res.error, MG_UP_OK);
+    assert_string_equal(f->srv.method, "GET");
+    assert_string_equal(f->srv.body, "");
+    assert_string_equal(f->srv.auth, "Bearer " BEARER);
+    assert_int_equal(f->srv.accepts, 5);
+
+    /* A cancelled request's handle serves the next one. */
+    memset(&r, 0, sizeof(r));
+    mg_upstream_cancel(
+        mg_upstream_request(u, "POST", "/hang", BEARER, "{}", 0, on_done, &r));
+    request_one(u, &r, "GET", "/ok", NULL, NULL);
+    assert_int_equal(r.res.status, 200);
+    assert_string_equal(f->srv.method, "GET");
+    assert_string_equal(f->srv.auth, "");
+
+    mg_upstream_destroy(u);
+}
+
 static void
 test_timeout(void **state)
 {
@@ -1308,6 +1387,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_methods_and_body, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_recycled_handle, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_connect_timeout, setup_plain,
