@@ -44,6 +44,13 @@
  */
 #define MAX_IDLE_HANDLES 16
 
+/*
+ * Connections, busy or idle, libcurl keeps per upstream.  Its default,
+ * four per transfer in flight, shrinks as soon as a burst is over and
+ * closes kept-alive connections the next burst opens again.
+ */
+#define MAX_CONNECTS 64
+
 /* Set one option unless an earlier one failed; the first failure stays. */
 #define SETOPT(rc, e, opt, val)                                                \
     do {                                                                       \
@@ -460,6 +467,10 @@ mg_upstream_create(const mg_upstream_conf_t *conf, char *err, size_t errlen)
     if (rc == CURLM_OK) {
         rc = mg_curl.multi_setopt(u->multi, CURLMOPT_PIPELINING,
                                   CURLPIPE_MULTIPLEX);
+    }
+    if (rc == CURLM_OK) {
+        rc = mg_curl.multi_setopt(u->multi, CURLMOPT_MAXCONNECTS,
+                                  (long)MAX_CONNECTS);
     }
     if (rc != CURLM_OK) {
         set_err(err, errlen, "libcurl refused the upstream settings: %s",

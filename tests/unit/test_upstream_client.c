@@ -799,6 +799,46 @@ test_recycled_handle(void **state)
     mg_upstream_destroy(u);
 }
 
+/*
+ * Connections opened for a burst stay for the next one, however many
+ * transfers are left in flight in between; more requests at once than
+ * handles kept idle work too.
+ */
+static void
+test_burst_keeps_connections(void **state)
+{
+    fixture_t *f = *state;
+    mg_upstream_t *u = upstream_for(&f->srv, "http", NULL);
+    result_t r[20];
+    int done = 0;
+    int round, i;
+
+    for (round = 0; round < 2; round++) {
+        memset(r, 0, sizeof(r));
+        for (i = 0; i < 20; i++) {
+            assert_non_null(mg_upstream_request(u, "GET", "/ok", BEARER, NULL,
+                                                0, on_done, &r[i]));
+        }
+
+        done = 0;
+        while (done < 20) {
+            run_for(10);
+            for (done = 0, i = 0; i < 20; i++) {
+                done += r[i].calls;
+            }
+        }
+
+        for (i = 0; i < 20; i++) {
+            assert_int_equal(r[i].res.status, 200);
+        }
+        assert_int_equal(f->srv.accepts, 20);
+    }
+
+    assert_int_equal(f->srv.requests, 40);
+
+    mg_upstream_destroy(u);
+}
+
 static void
 test_timeout(void **state)
 {
@@ -1390,6 +1430,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_recycled_handle, setup_plain,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_burst_keeps_connections,
+                                        setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_connect_timeout, setup_plain,
                                         teardown),
