@@ -32,8 +32,6 @@
     F(multi_socket_action)                                                     \
     F(multi_info_read)                                                         \
     F(multi_strerror)                                                          \
-    F(slist_append)                                                            \
-    F(slist_free_all)                                                          \
     F(url)                                                                     \
     F(url_cleanup)                                                             \
     F(url_get)                                                                 \

@@ -51,6 +51,9 @@
  */
 #define MAX_CONNECTS 64
 
+/* Accept, Expect, Content-Type, Authorization: the most a request sends. */
+#define MAX_HEADERS 4
+
 /* Set one option unless an earlier one failed; the first failure stays. */
 #define SETOPT(rc, e, opt, val)                                                \
     do {                                                                       \
@@ -90,7 +93,12 @@ struct mg_upstream_s {
 struct mg_upstream_req_s {
     mg_upstream_t *u;
     CURL *easy;
-    struct curl_slist *headers;
+    /*
+     * The header list libcurl reads, in the request itself: no
+     * allocation per line, and nothing for libcurl to free.
+     */
+    struct curl_slist headers[MAX_HEADERS];
+    char *auth; /* "Authorization: Bearer ...", wiped before it is freed */
     mg_upstream_done_pt done;
     void *arg;
     char method[8];
@@ -606,19 +614,6 @@ req_unlink(mg_upstream_req_t *r)
     r->next = NULL;
 }
 
-/* The bearer token lives in the header list only: wipe it there too. */
-static void
-headers_free(struct curl_slist *headers)
-{
-    struct curl_slist *h;
-
-    for (h = headers; h; h = h->next) {
-        OPENSSL_cleanse(h->data, strlen(h->data));
-    }
-
-    mg_curl.slist_free_all(headers);
-}
-
 static void
 req_free(mg_upstream_req_t *r)
 {
@@ -626,7 +621,11 @@ req_free(mg_upstream_req_t *r)
         easy_put(r->u, r->easy, r->dirty);
     }
 
-    headers_free(r->headers);
+    /* The bearer token lives in this line only: wipe it there too. */
+    if (r->auth) {
+        OPENSSL_cleanse(r->auth, strlen(r->auth));
+        free(r->auth);
+    }
     mg_buf_free(&r->body);
     free(r->log_path);
     free(r);
@@ -750,55 +749,50 @@ check_request(const mg_upstream_t *u, const char *method,
     return MG_OK;
 }
 
-static int
-add_header(mg_upstream_req_t *r, const char *line)
-{
-    struct curl_slist *h = mg_curl.slist_append(r->headers, line);
+/* The header lines every request shares; libcurl only reads them. */
+static char accept_json[] = "Accept: application/json";
+/* 100-continue costs a round trip, or a second if unanswered. */
+static char no_expect[] = "Expect:";
+static char type_json[] = "Content-Type: application/json";
+/* Without a body, "Content-Type:" drops libcurl's form default. */
+static char type_none[] = "Content-Type:";
 
-    if (h == NULL) {
-        return MG_ERROR;
+static void
+add_header(mg_upstream_req_t *r, size_t *n, char *line)
+{
+    r->headers[*n].data = line;
+    r->headers[*n].next = NULL;
+    if (*n > 0) {
+        r->headers[*n - 1].next = &r->headers[*n];
     }
 
-    r->headers = h;
-
-    return MG_OK;
+    (*n)++;
 }
 
-static int
+static void
 build_headers(mg_upstream_req_t *r, const char *bearer, int has_body)
 {
     static const char prefix[] = "Authorization: Bearer ";
-    char *line;
+    size_t n = 0;
     size_t len;
-    int rc;
 
-    if (add_header(r, "Accept: application/json") != MG_OK
-        /* 100-continue costs a round trip, or a second if unanswered. */
-        || add_header(r, "Expect:") != MG_OK) {
-        return MG_ERROR;
-    }
+    add_header(r, &n, accept_json);
+    add_header(r, &n, no_expect);
 
-    /* Without a body, "Content-Type:" drops libcurl's form default. */
-    if (strcmp(r->method, "GET") != 0 &&
-        add_header(r, has_body ? "Content-Type: application/json"
-                               : "Content-Type:") != MG_OK) {
-        return MG_ERROR;
+    if (strcmp(r->method, "GET") != 0) {
+        add_header(r, &n, has_body ? type_json : type_none);
     }
 
     if (bearer == NULL || bearer[0] == '\0') {
-        return MG_OK;
+        return;
     }
 
-    len = sizeof(prefix) + strlen(bearer);
-    line = mg_alloc(len);
-    snprintf(line, len, "%s%s", prefix, bearer);
+    len = strlen(bearer);
+    r->auth = mg_alloc(sizeof(prefix) + len);
+    memcpy(r->auth, prefix, sizeof(prefix) - 1);
+    memcpy(r->auth + sizeof(prefix) - 1, bearer, len + 1);
 
-    rc = add_header(r, line);
-
-    OPENSSL_cleanse(line, len);
-    free(line);
-
-    return rc;
+    add_header(r, &n, r->auth);
 }
 
 /* What is this request's own; easy_put clears or resets it afterwards. */
@@ -870,7 +864,8 @@ mg_upstream_request(mg_upstream_t *u, const char *method,
     r->u = u;
     r->done = done;
     r->arg = arg;
-    snprintf(r->method, sizeof(r->method), "%s", method);
+    /* One of the five check_request let through: it fits. */
+    memcpy(r->method, method, strlen(method) + 1);
     r->log_path = mg_strndup(path_query, strcspn(path_query, "?"));
     r->idempotent = (flags & MG_UP_IDEMPOTENT) && strcmp(method, "GET") == 0;
     r->retry_after = -1;
@@ -879,12 +874,7 @@ mg_upstream_request(mg_upstream_t *u, const char *method,
     r->log_req = mg_log_ctx.req;
     mg_buf_init(&r->body, u->max_response);
 
-    if (build_headers(r, bearer, json_body != NULL) != MG_OK) {
-        mg_log(MG_LOG_ALERT, "upstream: %s %.*s: out of memory", method,
-               MAX_LOG_PATH, r->log_path);
-        req_free(r);
-        return NULL;
-    }
+    build_headers(r, bearer, json_body != NULL);
 
     rc = easy_get(u, &r->easy);
     if (rc == CURLE_OK) {
