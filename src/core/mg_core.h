@@ -63,6 +63,11 @@ int mg_buf_append_str(mg_buf_t *b, const char *s);
 int mg_buf_append_uint(mg_buf_t *b, uint64_t v); /* in decimal */
 /* The n bytes of s escaped as the inside of a JSON string literal. */
 int mg_buf_append_json(mg_buf_t *b, const char *s, size_t n);
+/* The same between two '"': a whole JSON string literal. */
+int mg_buf_append_json_quoted(mg_buf_t *b, const char *s, size_t n);
+/* Room for n more bytes (and a NUL) without growing again; MG_ERROR
+ * when n would go over the ceiling. */
+int mg_buf_reserve(mg_buf_t *b, size_t n);
 void mg_buf_free(mg_buf_t *b);
 /* Detach the data (NUL-terminated); the buffer is reset. */
 char *mg_buf_steal(mg_buf_t *b);

@@ -129,10 +129,19 @@ buf_reserve(mg_buf_t *b, size_t n)
 }
 
 int
+mg_buf_reserve(mg_buf_t *b, size_t n)
+{
+    return buf_reserve(b, n);
+}
+
+int
 mg_buf_append(mg_buf_t *b, const void *p, size_t n)
 {
-    if (buf_reserve(b, n) != MG_OK) {
-        return MG_ERROR;
+    /* The usual case first: it fits, and there is no ceiling. */
+    if (n >= b->cap - b->len || b->max) {
+        if (buf_reserve(b, n) != MG_OK) {
+            return MG_ERROR;
+        }
     }
 
     if (n) {
@@ -210,107 +219,223 @@ mg_buf_append_uint(mg_buf_t *b, uint64_t v)
 }
 
 /*
- * How many bytes each byte takes inside a JSON string: the escapes of
- * cJSON's printer (\" \\ \b \f \n \r \t, \u00XX for other controls).
+ * The second byte of the escape of each byte inside a JSON string, as
+ * cJSON's printer writes it (\" \\ \b \f \n \r \t), 'u' for the other
+ * control characters (\u00XX), 0 for a byte that stands for itself.
  */
-static const unsigned char json_len[256] =
-    {
-        6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, /* \b \t \n \f \r: 2 */
-        6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 1, 1, 2, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, /* '"': 2 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1,
-        1, 1, /* '\\': 2 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+static const unsigned char json_esc[256] = {
+    /* 0x00 to 0x1f */
+    'u', 'u', 'u', 'u', 'u', 'u',         'u',           'u', 'b',
+    't', 'n', 'u', 'f', 'r', 'u',         'u',           'u', 'u',
+    'u', 'u', 'u', 'u', 'u', 'u',         'u',           'u', 'u',
+    'u', 'u', 'u', 'u', 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
-/* Write the escape sequence of a byte that is not plain; its length. */
-static size_t
-json_escape_byte(char *dst, unsigned char c)
+#define JSON_ONES 0x0101010101010101ull
+#define JSON_LOW7 0x7f7f7f7f7f7f7f7full
+#define JSON_HIGH 0x8080808080808080ull
+
+/*
+ * The high bit set in each byte of the word v that needs an escape
+ * inside a JSON string, and in no other: a byte below 0x20, a '"' or a
+ * '\\'.  Exact per byte: no carry crosses from one byte to the next.
+ */
+static uint64_t
+json_special(uint64_t v)
 {
-    static const char hex[] = "0123456789abcdef";
-    const char *two = NULL;
+    uint64_t low = v & JSON_LOW7;
+    uint64_t q = v ^ (JSON_ONES * '"');
+    uint64_t bs = v ^ (JSON_ONES * '\\');
 
-    switch (c) {
-    case '"':
-        two = "\\\"";
-        break;
-    case '\\':
-        two = "\\\\";
-        break;
-    case '\b':
-        two = "\\b";
-        break;
-    case '\f':
-        two = "\\f";
-        break;
-    case '\n':
-        two = "\\n";
-        break;
-    case '\r':
-        two = "\\r";
-        break;
-    case '\t':
-        two = "\\t";
-        break;
+    /* High bit set: the byte is 0x20 or above, is not '"', not '\\'. */
+    uint64_t ge = (low + JSON_ONES * (0x80 - 0x20)) | v;
+    uint64_t nq = ((q & JSON_LOW7) + JSON_LOW7) | q;
+    uint64_t nb = ((bs & JSON_LOW7) + JSON_LOW7) | bs;
+
+    return ~(ge & nq & nb) & JSON_HIGH;
+}
+
+/* The index of the first byte in memory whose high bit m marks. */
+static size_t
+json_first(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) / 8;
+#else
+    unsigned char bytes[8];
+    size_t i = 0;
+
+    memcpy(bytes, &m, 8);
+    while (bytes[i] == 0) {
+        i++;
     }
 
-    if (two) {
-        memcpy(dst, two, 2);
-        return 2;
+    return i;
+#endif
+}
+
+/*
+ * Copy from p to d the bytes that stand for themselves, up to the first
+ * that does not or to n; return how many.  Eight at a time, the last
+ * eight overlapping bytes already seen (they are plain); d has room for
+ * n bytes.
+ */
+static size_t
+json_copy_plain(char *d, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    uint64_t v, m;
+
+    if (n < 8) {
+        while (i < n && json_esc[p[i]] == 0) {
+            d[i] = (char)p[i];
+            i++;
+        }
+
+        return i;
     }
 
-    memcpy(dst, "\\u00", 4);
-    dst[4] = hex[c >> 4];
-    dst[5] = hex[c & 15];
+    for (;;) {
+        memcpy(&v, p + i, 8);
+        memcpy(d + i, &v, 8);
+        m = json_special(v);
 
-    return 6;
+        if (m) {
+            return i + json_first(m);
+        }
+
+        i += 8;
+
+        if (n - i < 8) {
+            break;
+        }
+    }
+
+    if (i == n) {
+        return n;
+    }
+
+    i = n - 8;
+    memcpy(&v, p + i, 8);
+    memcpy(d + i, &v, 8);
+    m = json_special(v);
+
+    return m ? i + json_first(m) : n;
+}
+
+/* Room at the end of b for n more bytes, a NUL and `extra` more bytes
+ * (fewer if the ceiling allows fewer), as the count of the bytes beyond
+ * n there is room for; (size_t)-1 when n bytes go over the ceiling. */
+static size_t
+json_room(mg_buf_t *b, size_t n, size_t extra)
+{
+    size_t lim;
+
+    if (n + extra >= b->cap - b->len || b->max) {
+        if (buf_reserve(b, n) != MG_OK) {
+            return (size_t)-1;
+        }
+
+        if (n + extra >= b->cap - b->len &&
+            (b->max == 0 || b->max - b->len - n >= extra)) {
+            buf_reserve(b, n + extra);
+        }
+    }
+
+    lim = b->cap - 1;
+    if (b->max && b->max < lim) {
+        lim = b->max;
+    }
+
+    return lim - b->len - n;
 }
 
 /*
  * The same escaping as cJSON's printer, so text quoted here reads byte
  * for byte as it did when cJSON quoted it; UTF-8 passes through as it
- * is.  The exact length is counted first, so the ceiling is checked
- * once and a string with nothing to escape is copied whole.
+ * is.  One pass: room for the bytes as they are is made first, with some
+ * slack; runs with nothing to escape are copied a word at a time, and
+ * each escape takes its extra bytes from the slack, making more only
+ * when it is gone.  Over the ceiling, the buffer is left as it was.
  */
-int
-mg_buf_append_json(mg_buf_t *b, const char *s, size_t n)
+static int
+json_append(mg_buf_t *b, const char *s, size_t n, int quote)
 {
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t i, out = 0;
+    size_t i = 0, start = b->len, q = quote ? 1 : 0, slack, more;
+    unsigned char e;
     char *d;
 
-    for (i = 0; i < n; i++) {
-        out += json_len[p[i]];
-    }
-
-    if (buf_reserve(b, out) != MG_OK) {
+    slack = json_room(b, n + 2 * q, 16);
+    if (slack == (size_t)-1) {
         return MG_ERROR;
     }
 
     d = b->data + b->len;
-    if (out == n) {
-        memcpy(d, s, n); /* the usual case: nothing to escape */
-    } else {
-        for (i = 0; i < n; i++) {
-            if (json_len[p[i]] == 1) {
-                *d++ = (char)p[i];
-            } else {
-                d += json_escape_byte(d, p[i]);
-            }
+    *d = '"';
+    d += q;
+
+    for (;;) {
+        i += json_copy_plain(d + i, p + i, n - i);
+
+        if (i == n) {
+            break;
         }
+
+        e = json_esc[p[i]];
+        more = e == 'u' ? 5 : 1;
+
+        if (slack < more) {
+            /* The bytes written so far, the rest at one byte each. */
+            b->len = (size_t)(d + i - b->data);
+            slack = json_room(b, more + 1 + (n - i - 1) + q, n - i);
+
+            if (slack == (size_t)-1) {
+                b->len = start;
+                b->data[start] = '\0';
+                return MG_ERROR;
+            }
+
+            slack += more;
+            d = b->data + b->len - i;
+        }
+
+        slack -= more;
+        d[i] = '\\';
+        d[i + 1] = (char)e;
+
+        if (e == 'u') {
+            d[i + 2] = '0';
+            d[i + 3] = '0';
+            d[i + 4] = hex[p[i] >> 4];
+            d[i + 5] = hex[p[i] & 15];
+        }
+
+        d += more;
+        i++;
     }
 
-    b->len += out;
+    d += n;
+    *d = '"';
+    d += q;
+
+    b->len = (size_t)(d - b->data);
     b->data[b->len] = '\0';
 
     return MG_OK;
+}
+
+int
+mg_buf_append_json(mg_buf_t *b, const char *s, size_t n)
+{
+    return json_append(b, s, n, 0);
+}
+
+int
+mg_buf_append_json_quoted(mg_buf_t *b, const char *s, size_t n)
+{
+    return json_append(b, s, n, 1);
 }
 
 void

@@ -469,6 +469,20 @@ mg_call_resume(mg_call_t *call, int rc)
 
 static int print_json(mg_buf_t *out, const cJSON *item);
 
+/* Append one byte: in place when it fits and there is no ceiling. */
+static int
+put_char(mg_buf_t *out, char c)
+{
+    if (out->cap - out->len < 2 || out->max) {
+        return mg_buf_append(out, &c, 1);
+    }
+
+    out->data[out->len++] = c;
+    out->data[out->len] = '\0';
+
+    return MG_OK;
+}
+
 /* A JSON string, as cJSON prints it: a missing one as "". */
 static int
 print_string(mg_buf_t *out, const char *s)
@@ -477,12 +491,7 @@ print_string(mg_buf_t *out, const char *s)
         s = "";
     }
 
-    if (mg_buf_append(out, "\"", 1) != MG_OK ||
-        mg_buf_append_json(out, s, strlen(s)) != MG_OK) {
-        return MG_ERROR;
-    }
-
-    return mg_buf_append(out, "\"", 1);
+    return mg_buf_append_json_quoted(out, s, strlen(s));
 }
 
 /*
@@ -500,7 +509,7 @@ print_number(mg_buf_t *out, const cJSON *item)
     /* The range first: converting a NaN or a huge double is undefined. */
     if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d &&
         (d != 0 || !signbit(d))) {
-        if (d < 0 && mg_buf_append(out, "-", 1) != MG_OK) {
+        if (d < 0 && put_char(out, '-') != MG_OK) {
             return MG_ERROR;
         }
         return mg_buf_append_uint(out, (uint64_t)(d < 0 ? -d : d));
@@ -520,12 +529,12 @@ print_children(mg_buf_t *out, const cJSON *item, int object)
     const cJSON *child;
 
     for (child = item->child; child; child = child->next) {
-        if (child != item->child && mg_buf_append(out, ",", 1) != MG_OK) {
+        if (child != item->child && put_char(out, ',') != MG_OK) {
             return MG_ERROR;
         }
 
         if (object && (print_string(out, child->string) != MG_OK ||
-                       mg_buf_append(out, ":", 1) != MG_OK)) {
+                       put_char(out, ':') != MG_OK)) {
             return MG_ERROR;
         }
 
@@ -547,11 +556,11 @@ print_json(mg_buf_t *out, const cJSON *item)
 {
     switch (item->type & 0xff) {
     case cJSON_NULL:
-        return mg_buf_append_str(out, "null");
+        return mg_buf_append(out, "null", 4);
     case cJSON_False:
-        return mg_buf_append_str(out, "false");
+        return mg_buf_append(out, "false", 5);
     case cJSON_True:
-        return mg_buf_append_str(out, "true");
+        return mg_buf_append(out, "true", 4);
     case cJSON_Number:
         return print_number(out, item);
     case cJSON_Raw:
@@ -560,14 +569,14 @@ print_json(mg_buf_t *out, const cJSON *item)
     case cJSON_String:
         return print_string(out, item->valuestring);
     case cJSON_Array:
-        return mg_buf_append(out, "[", 1) == MG_OK &&
+        return put_char(out, '[') == MG_OK &&
                        print_children(out, item, 0) == MG_OK
-                   ? mg_buf_append(out, "]", 1)
+                   ? put_char(out, ']')
                    : MG_ERROR;
     case cJSON_Object:
-        return mg_buf_append(out, "{", 1) == MG_OK &&
+        return put_char(out, '{') == MG_OK &&
                        print_children(out, item, 1) == MG_OK
-                   ? mg_buf_append(out, "}", 1)
+                   ? put_char(out, '}')
                    : MG_ERROR;
     }
 
