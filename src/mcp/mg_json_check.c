@@ -33,8 +33,8 @@ typedef struct {
     size_t pos;                /* its opening quote in the input */
     size_t off;                /* the decoded key in input or scratch */
     size_t len;                /* decoded length */
-    const unsigned char *data; /* set from off just before sorting */
-    uint32_t hash;
+    const unsigned char *data; /* set from off when the object closes */
+    uint32_t hash;             /* set then too, for large objects only */
     unsigned char in_scratch;
 } jc_key_t;
 
@@ -53,13 +53,15 @@ typedef struct {
     char *err;
     size_t errlen;
 
-    jc_frame_t *frames;
+    jc_frame_t *frames; /* frames0 until it outgrows it */
     size_t depth;
     size_t frames_cap;
+    jc_frame_t *frames0;
 
-    jc_key_t *keys;
+    jc_key_t *keys; /* keys0 until it outgrows it */
     size_t nkeys;
     size_t keys_cap;
+    jc_key_t *keys0;
 
     /* Keys that hold escapes, decoded. */
     unsigned char *scratch;
@@ -67,16 +69,26 @@ typedef struct {
     size_t scratch_cap;
 } jc_t;
 
+/* Room on the stack for the usual bodies: no allocation for them. */
+#define JC_FRAMES0 16
+#define JC_KEYS0 32
+
 static int jc_run(jc_t *jc);
 
 int
 mg_json_check(const char *buf, size_t len, unsigned max_depth, char *err,
               size_t errlen)
 {
+    jc_frame_t frames0[JC_FRAMES0];
+    jc_key_t keys0[JC_KEYS0];
     jc_t jc;
     int rc;
 
     memset(&jc, 0, sizeof(jc));
+    jc.frames = jc.frames0 = frames0;
+    jc.frames_cap = JC_FRAMES0;
+    jc.keys = jc.keys0 = keys0;
+    jc.keys_cap = JC_KEYS0;
     jc.in = (const unsigned char *)buf;
     jc.len = buf != NULL ? len : 0;
     jc.max_depth = max_depth;
@@ -89,8 +101,14 @@ mg_json_check(const char *buf, size_t len, unsigned max_depth, char *err,
 
     rc = jc_run(&jc);
 
-    free(jc.frames);
-    free(jc.keys);
+    if (jc.frames != frames0) {
+        free(jc.frames);
+    }
+
+    if (jc.keys != keys0) {
+        free(jc.keys);
+    }
+
     free(jc.scratch);
 
     return rc;
@@ -131,12 +149,15 @@ jc_unexpected(jc_t *jc, const char *what)
 }
 
 /* Room for `need` elements of `size` bytes at p, whose capacity *cap
- * doubles as needed.  Returns the (maybe moved) block, or NULL with p
- * still valid and *cap unchanged when memory runs out. */
+ * doubles as needed; p may be the block `fixed` (on the stack, or
+ * NULL), which is copied to the heap, never freed.  Returns the (maybe
+ * moved) block, or NULL with p still valid and *cap unchanged when
+ * memory runs out. */
 static void *
-jc_grow(void *p, size_t *cap, size_t need, size_t size)
+jc_grow(void *p, size_t *cap, size_t need, size_t size, const void *fixed)
 {
     size_t n;
+    void *q;
 
     if (need <= *cap) {
         return p;
@@ -152,13 +173,21 @@ jc_grow(void *p, size_t *cap, size_t need, size_t size)
         n *= 2;
     }
 
-    p = realloc(p, n * size);
+    if (p != NULL && p == fixed) {
+        q = malloc(n * size);
 
-    if (p != NULL) {
+        if (q != NULL) {
+            memcpy(q, p, *cap * size);
+        }
+    } else {
+        q = realloc(p, n * size);
+    }
+
+    if (q != NULL) {
         *cap = n;
     }
 
-    return p;
+    return q;
 }
 
 static int
@@ -349,10 +378,64 @@ jc_escape(jc_t *jc, size_t *pos)
     return MG_OK;
 }
 
+/* 1 for a byte that stands for itself inside a string: printable ASCII
+ * and DEL, but '"' and '\\'. */
+static const unsigned char jc_plain[256] = {
+    [0x20] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+#define JC_ONES 0x0101010101010101ull
+#define JC_LOW7 0x7f7f7f7f7f7f7f7full
+#define JC_HIGH 0x8080808080808080ull
+
+/*
+ * The high bit set in each byte of the word v that is not plain inside
+ * a string (below 0x20, '"', '\\', 0x80 and above), and in no other:
+ * exact per byte, as no carry crosses from one byte to the next.
+ */
+static uint64_t
+jc_special(uint64_t v)
+{
+    uint64_t q = v ^ (JC_ONES * '"');
+    uint64_t bs = v ^ (JC_ONES * '\\');
+
+    /* High bit set: the low seven bits are 0x20 or above, the byte is
+     * not '"', it is not '\\'. */
+    uint64_t ge = (v & JC_LOW7) + JC_ONES * (0x80 - 0x20);
+    uint64_t nq = ((q & JC_LOW7) + JC_LOW7) | q;
+    uint64_t nb = ((bs & JC_LOW7) + JC_LOW7) | bs;
+
+    return (~(ge & nq & nb) | v) & JC_HIGH;
+}
+
+/* The index of the first byte in memory whose high bit m marks. */
+static size_t
+jc_first(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) / 8;
+#else
+    unsigned char bytes[8];
+    size_t i = 0;
+
+    memcpy(bytes, &m, 8);
+    while (bytes[i] == 0) {
+        i++;
+    }
+
+    return i;
+#endif
+}
+
 /*
  * Check the string whose opening quote is at the current position and
  * step past its closing quote.  *escaped (when not NULL) tells whether
- * it holds any escape.
+ * it holds any escape.  Plain bytes go by eight at a time while eight
+ * are left, then one at a time; every other byte is looked at alone.
  */
 static int
 jc_string(jc_t *jc, int *escaped)
@@ -362,21 +445,34 @@ jc_string(jc_t *jc, int *escaped)
     size_t pos = start + 1;
     int esc = 0;
     unsigned char c;
+    uint64_t v, m;
 
     for (;;) {
+        while (jc->len - pos >= 8) {
+            memcpy(&v, in + pos, 8);
+            m = jc_special(v);
+
+            if (m) {
+                pos += jc_first(m);
+                goto special;
+            }
+
+            pos += 8;
+        }
+
+        while (pos < jc->len && jc_plain[in[pos]]) {
+            pos++;
+        }
+
         if (pos >= jc->len) {
             return jc_fail(jc, "unterminated string at byte %zu", start);
         }
 
+special:
         c = in[pos];
 
         if (c == '"') {
             break;
-        }
-
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            pos++;
-            continue;
         }
 
         if (c == '\\') {
@@ -540,13 +636,17 @@ jc_key(jc_t *jc)
     body = start + 1;
     n = jc->pos - 1 - body;
 
-    p = jc_grow(jc->keys, &jc->keys_cap, jc->nkeys + 1, sizeof(jc_key_t));
+    if (jc->nkeys == jc->keys_cap) {
+        p = jc_grow(jc->keys, &jc->keys_cap, jc->nkeys + 1, sizeof(jc_key_t),
+                    jc->keys0);
 
-    if (p == NULL) {
-        return jc_fail(jc, "out of memory");
+        if (p == NULL) {
+            return jc_fail(jc, "out of memory");
+        }
+
+        jc->keys = p;
     }
 
-    jc->keys = p;
     k = &jc->keys[jc->nkeys++];
     k->pos = start;
 
@@ -554,11 +654,10 @@ jc_key(jc_t *jc)
         k->in_scratch = 0;
         k->off = body;
         k->len = n;
-        k->hash = jc_hash(jc->in + body, n);
         return MG_OK;
     }
 
-    p = jc_grow(jc->scratch, &jc->scratch_cap, jc->scratch_len + n, 1);
+    p = jc_grow(jc->scratch, &jc->scratch_cap, jc->scratch_len + n, 1, NULL);
 
     if (p == NULL) {
         return jc_fail(jc, "out of memory");
@@ -569,7 +668,6 @@ jc_key(jc_t *jc)
     k->off = jc->scratch_len;
     jc_decode(jc, body, body + n);
     k->len = jc->scratch_len - k->off;
-    k->hash = jc_hash(jc->scratch + k->off, k->len);
 
     return MG_OK;
 }
@@ -665,9 +763,61 @@ jc_quotable(const unsigned char *p, size_t n)
 }
 
 /*
+ * The index of the first key in k[0..n) (in input order) that repeats
+ * an earlier one, or n: each key against those before it.  For small
+ * objects only, where this costs less than hashing and sorting.
+ */
+static size_t
+jc_dup_pairwise(const jc_key_t *k, size_t n)
+{
+    size_t i, j;
+
+    for (i = 1; i < n; i++) {
+        for (j = 0; j < i; j++) {
+            if (k[i].len == k[j].len &&
+                (k[i].len == 0 ||
+                 (k[i].data[0] == k[j].data[0] &&
+                  memcmp(k[i].data, k[j].data, k[i].len) == 0))) {
+                return i;
+            }
+        }
+    }
+
+    return n;
+}
+
+/*
+ * The same for any number of keys, in n log n: sort by hash, bytes and
+ * input position; equal keys then sit next to each other, the earlier
+ * one first.  The order of k changes; the index returned is into it.
+ */
+static size_t
+jc_dup_sorted(jc_key_t *k, size_t n)
+{
+    size_t i, dup = n;
+
+    for (i = 0; i < n; i++) {
+        k[i].hash = jc_hash(k[i].data, k[i].len);
+    }
+
+    jc_sort_keys(k, n);
+
+    for (i = 1; i < n; i++) {
+        if (k[i].hash == k[i - 1].hash && k[i].len == k[i - 1].len &&
+            memcmp(k[i].data, k[i - 1].data, k[i].len) == 0 &&
+            (dup == n || k[i].pos < k[dup].pos)) {
+            dup = i;
+        }
+    }
+
+    return dup;
+}
+
+/*
  * Refuse the object of frame f when two of its keys decode to the same
- * bytes, naming the first repetition in input order.  Sorting instead of
- * comparing pairs keeps an object with many keys n log n.
+ * bytes, naming the first repetition in input order.  Up to
+ * MG_JSON_PAIRWISE_KEYS keys are compared pairwise; more are sorted,
+ * which keeps an object with many keys n log n.
  */
 static int
 jc_check_keys(jc_t *jc, const jc_frame_t *f)
@@ -684,18 +834,8 @@ jc_check_keys(jc_t *jc, const jc_frame_t *f)
         k[i].data = (k[i].in_scratch ? jc->scratch : jc->in) + k[i].off;
     }
 
-    jc_sort_keys(k, n);
-
-    /* Equal keys sort next to each other, the earlier one first. */
-    dup = n;
-
-    for (i = 1; i < n; i++) {
-        if (k[i].hash == k[i - 1].hash && k[i].len == k[i - 1].len &&
-            memcmp(k[i].data, k[i - 1].data, k[i].len) == 0 &&
-            (dup == n || k[i].pos < k[dup].pos)) {
-            dup = i;
-        }
-    }
+    dup = n <= MG_JSON_PAIRWISE_KEYS ? jc_dup_pairwise(k, n)
+                                     : jc_dup_sorted(k, n);
 
     if (dup == n) {
         return MG_OK;
@@ -721,7 +861,8 @@ jc_open(jc_t *jc, int is_object)
                        jc->max_depth, jc->pos);
     }
 
-    p = jc_grow(jc->frames, &jc->frames_cap, jc->depth + 1, sizeof(jc_frame_t));
+    p = jc_grow(jc->frames, &jc->frames_cap, jc->depth + 1, sizeof(jc_frame_t),
+                jc->frames0);
 
     if (p == NULL) {
         return jc_fail(jc, "out of memory");

@@ -11,6 +11,10 @@
 /* The nesting limit for bodies from the network. */
 #define MG_JSON_MAX_DEPTH 64
 
+/* Objects with up to this many keys have them compared pairwise for
+ * duplicates; larger ones have them hashed and sorted. */
+#define MG_JSON_PAIRWISE_KEYS 16
+
 /*
  * Validate buf[0..len) as exactly one RFC 8259 JSON value, with only
  * space, tab, CR and LF around it.  Refused on top of the grammar:

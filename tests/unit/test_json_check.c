@@ -526,13 +526,303 @@ test_messages(void **state)
     assert_string_equal(err, "duplicate key in an object at byte 41");
 }
 
+/* The refusal of s, which must be refused; its message in err. */
+static void
+check_bad(const char *s, size_t len, const char *want)
+{
+    char err[256];
+
+    assert_int_equal(mg_json_check(s, len, MG_JSON_MAX_DEPTH, err, sizeof(err)),
+                     MG_ERROR);
+    if (strstr(err, want) == NULL) {
+        fail_msg("\"%s\" not in \"%s\"", want, err);
+    }
+}
+
+/*
+ * Strings are checked a word at a time while eight bytes are left: every
+ * byte value at every offset of a word, near the start, in the middle
+ * and at the end of a long string, must get the answer and the offset
+ * a byte-by-byte walk gives.
+ */
+static void
+test_string_bytes(void **state)
+{
+    char s[64], want[96], err[256];
+    size_t k, len, tail;
+    int c;
+
+    (void)state;
+
+    for (tail = 0; tail < 12; tail++) {
+        for (k = 0; k < 24; k++) {
+            for (c = 0; c < 256; c++) {
+                /* '"', k plain bytes, c, tail plain bytes, '"' */
+                len = 0;
+                s[len++] = '"';
+                memset(s + len, 'a', k);
+                len += k;
+                s[len++] = (char)c;
+                memset(s + len, 'z', tail);
+                len += tail;
+                s[len++] = '"';
+
+                if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+                    assert_int_equal(mg_json_check(s, len, MG_JSON_MAX_DEPTH,
+                                                   err, sizeof(err)),
+                                     MG_OK);
+                    continue;
+                }
+
+                if (c == '"') {
+                    snprintf(want, sizeof(want),
+                             "unexpected bytes after the JSON value at byte "
+                             "%zu",
+                             k + 2);
+                } else if (c == '\\' && tail == 0) {
+                    /* The closing quote, escaped. */
+                    snprintf(want, sizeof(want),
+                             "unterminated string at byte 0");
+                } else if (c == '\\') {
+                    snprintf(want, sizeof(want),
+                             "invalid escape in a string at byte %zu", k + 1);
+                } else if (c == 0) {
+                    snprintf(want, sizeof(want),
+                             "NUL byte in a string at byte %zu", k + 1);
+                } else if (c < 0x20) {
+                    snprintf(want, sizeof(want),
+                             "unescaped control character 0x%02x in a "
+                             "string at byte %zu",
+                             c, k + 1);
+                } else {
+                    /* A lone byte of 0x80 and above: never valid UTF-8
+                     * before an ASCII byte. */
+                    snprintf(want, sizeof(want), "at byte %zu", k + 1);
+                    check_bad(s, len, want);
+                    check_bad(s, len, "UTF-8");
+                    continue;
+                }
+
+                check_bad(s, len, want);
+            }
+        }
+    }
+}
+
+/* Valid UTF-8 of every length, escapes and surrogate pairs at every
+ * offset, and strings cut short at every length. */
+static void
+test_string_offsets(void **state)
+{
+    static const char *const pieces[] = {
+        "\xc3\xa9",
+        "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80",
+        "\xf4\x8f\xbf\xbf",
+        "\\n",
+        "\\\"",
+        "\\\\",
+        "\\u00e9",
+        "\\ud83d\\ude00",
+        "\xed\x9f\xbf",
+        "\xee\x80\x80",
+        "\x7f",
+    };
+    char s[96], want[64];
+    size_t i, k, t, len, n;
+
+    (void)state;
+
+    for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        n = strlen(pieces[i]);
+
+        for (k = 0; k < 20; k++) {
+            for (t = 0; t < 20; t++) {
+                len = 0;
+                s[len++] = '"';
+                memset(s + len, 'x', k);
+                len += k;
+                memcpy(s + len, pieces[i], n);
+                len += n;
+                memset(s + len, 'y', t);
+                len += t;
+                s[len++] = '"';
+                assert_int_equal(
+                    mg_json_check(s, len, MG_JSON_MAX_DEPTH, NULL, 0), MG_OK);
+
+                /* Without its closing quote, and then cut shorter. */
+                while (--len > 0) {
+                    if (len > k + 1 && len < k + 1 + n) {
+                        continue; /* inside the piece: other messages */
+                    }
+                    check_bad(s, len, "unterminated string at byte 0");
+                }
+
+                /* A bad byte right after the piece. */
+                len = 1 + k + n;
+                s[len] = '\x01';
+                s[len + 1] = '"';
+                snprintf(want, sizeof(want),
+                         "unescaped control character 0x01 in a string at "
+                         "byte %zu",
+                         len);
+                check_bad(s, len + 2, want);
+            }
+        }
+    }
+}
+
+/* An object of n keys "k0".."k<n-1>", with key number `at` replaced by
+ * a repeat of key number `of` (when at != of); its length in *len. */
+static char *
+object_with_dup(size_t n, size_t at, size_t of, int escaped, size_t *len)
+{
+    char *p = malloc(n * 24 + 8);
+    size_t i, o = 0;
+
+    assert_non_null(p);
+    p[o++] = '{';
+
+    for (i = 0; i < n; i++) {
+        o += (size_t)sprintf(p + o, "%s\"%s%zu\":%zu", i ? "," : "",
+                             escaped && i % 2 ? "\\u006b" : "k",
+                             i == at ? of : i, i);
+    }
+
+    p[o++] = '}';
+    p[o] = '\0';
+    *len = o;
+
+    return p;
+}
+
+/*
+ * Duplicate keys in objects just below, at and above the size where the
+ * pairwise comparison gives way to sorting: a repeat in every position,
+ * of every earlier key, with and without escapes, is found and named at
+ * its own offset; the same keys without a repeat pass.
+ */
+static void
+test_dup_threshold(void **state)
+{
+    char err[256], want[96], key[16];
+    char *p, *at_p;
+    size_t n, at, of, len;
+    int escaped;
+
+    (void)state;
+
+    for (n = 1; n <= MG_JSON_PAIRWISE_KEYS + 3; n++) {
+        for (escaped = 0; escaped < 2; escaped++) {
+            p = object_with_dup(n, n, 0, escaped, &len);
+            assert_int_equal(
+                mg_json_check(p, len, MG_JSON_MAX_DEPTH, err, sizeof(err)),
+                MG_OK);
+            free(p);
+
+            for (at = 1; at < n; at++) {
+                for (of = 0; of < at; of++) {
+                    p = object_with_dup(n, at, of, escaped, &len);
+
+                    /* The offset of key number `at`: after its comma. */
+                    snprintf(key, sizeof(key), ",\"%s%zu\":%zu",
+                             escaped && at % 2 ? "\\u006b" : "k", of, at);
+                    at_p = strstr(p, key);
+                    assert_non_null(at_p);
+
+                    snprintf(want, sizeof(want),
+                             "duplicate key \"k%zu\" in an object at byte "
+                             "%zu",
+                             of, (size_t)(at_p - p) + 1);
+                    assert_int_equal(mg_json_check(p, len, MG_JSON_MAX_DEPTH,
+                                                   err, sizeof(err)),
+                                     MG_ERROR);
+                    assert_string_equal(err, want);
+                    free(p);
+                }
+            }
+        }
+    }
+}
+
+/* Two repeats in one object: the first in input order is named, below
+ * and above the threshold alike, whatever the order of the keys. */
+static void
+test_dup_first(void **state)
+{
+    char err[256], want[64];
+    char buf[1024];
+    size_t n, i, o, first;
+
+    (void)state;
+
+    for (n = 4; n <= MG_JSON_PAIRWISE_KEYS + 4; n++) {
+        /* "z0".."z<n-3>", then "z1" again and "z0" again. */
+        o = 0;
+        buf[o++] = '{';
+        for (i = 0; i < n - 2; i++) {
+            o += (size_t)sprintf(buf + o, "\"z%zu\":0,", n - 3 - i);
+        }
+        first = o;
+        o += (size_t)sprintf(buf + o, "\"z1\":0,\"z0\":0}");
+
+        snprintf(want, sizeof(want),
+                 "duplicate key \"z1\" in an object at byte %zu", first);
+        assert_int_equal(
+            mg_json_check(buf, o, MG_JSON_MAX_DEPTH, err, sizeof(err)),
+            MG_ERROR);
+        assert_string_equal(err, want);
+    }
+}
+
+/* More open objects and keys than fit on the checker's stack: they go
+ * to the heap, and the duplicate check still sees every object. */
+static void
+test_deep_and_wide(void **state)
+{
+    char err[256];
+    char buf[8192];
+    size_t depth, i, o;
+
+    (void)state;
+
+    for (depth = 1; depth <= MG_JSON_MAX_DEPTH; depth++) {
+        o = 0;
+        for (i = 0; i < depth; i++) {
+            o += (size_t)sprintf(buf + o, "{\"a\":1,\"b\":2,\"c\":");
+        }
+        buf[o++] = '0';
+        for (i = 0; i < depth; i++) {
+            buf[o++] = '}';
+        }
+        assert_int_equal(
+            mg_json_check(buf, o, MG_JSON_MAX_DEPTH, err, sizeof(err)), MG_OK);
+
+        /* A repeat in the outermost object, seen when it closes last. */
+        o--;
+        o += (size_t)sprintf(buf + o, ",\"a\":3}");
+        assert_int_equal(
+            mg_json_check(buf, o, MG_JSON_MAX_DEPTH, err, sizeof(err)),
+            MG_ERROR);
+        assert_non_null(strstr(err, "duplicate key \"a\" in an object"));
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_table),    cmocka_unit_test(test_good_table),
-        cmocka_unit_test(test_depth),        cmocka_unit_test(test_many_keys),
-        cmocka_unit_test(test_many_objects), cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_bad_table),
+        cmocka_unit_test(test_good_table),
+        cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_many_objects),
+        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_string_bytes),
+        cmocka_unit_test(test_string_offsets),
+        cmocka_unit_test(test_dup_threshold),
+        cmocka_unit_test(test_dup_first),
+        cmocka_unit_test(test_deep_and_wide),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
