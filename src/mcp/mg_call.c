@@ -612,15 +612,25 @@ text_block(mg_buf_t *out, const char *text, size_t len)
 void
 mg_call_result_append(mg_call_t *call, mg_buf_t *out)
 {
+    static size_t structured_hint = 256;
     const cJSON *err, *msg, *block;
     mg_buf_t structured;
     size_t nblocks = 0;
 
     mg_buf_init(&structured, 0);
+
+    if (call->structured) {
+        /* Room for a result as long as the last one, grown at most once
+         * or twice; then room in out for it twice, escaped and not. */
+        mg_buf_reserve(&structured, structured_hint);
+        print_structured(&structured, call->structured);
+        structured_hint = structured.len < 65536 ? structured.len : 65536;
+        mg_buf_reserve(out, 2 * structured.len + structured.len / 8 + 128);
+    }
+
     mg_buf_append_str(out, "{\"content\":[");
 
     if (call->structured) {
-        print_structured(&structured, call->structured);
         text_block(out, structured.data, structured.len);
         nblocks++;
     }
