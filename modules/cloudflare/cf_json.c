@@ -533,15 +533,9 @@ int
 cf_time_normalize(const char *in, char *out, size_t size)
 {
     char norm[CF_TIME_LEN];
-    cf_err_t e;
     time_t t;
-    int rc;
 
-    memset(&e, 0, sizeof(e));
-    rc = cf_time_parse(in, &t, norm, &e);
-    cf_err_clear(&e);
-
-    if (rc != MG_OK || size < sizeof(norm)) {
+    if (size < sizeof(norm) || cf_time_scan(in, &t, norm) != CF_TIME_OK) {
         return MG_ERROR;
     }
 

@@ -91,52 +91,100 @@ days_in_month(int y, int m)
     return m == 2 && leap ? 29 : days[m - 1];
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (exact). */
+static long
+days_from_civil(int y, int m, int d)
+{
+    long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + doe - 719468;
+}
+
+static void
+put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
 void
 cf_time_format(time_t t, char *norm)
 {
+    long days, secs, era, doe, yoe, doy, mp, y, m, d;
     struct tm tm;
 
-    gmtime_r(&t, &tm);
-    strftime(norm, CF_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    days = (long)(t / 86400);
+    secs = (long)(t % 86400);
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = yoe + era * 400 + (m <= 2);
+
+    /* Four digits by hand; any other year as strftime writes it. */
+    if (y < 1000 || y > 9999) {
+        gmtime_r(&t, &tm);
+        strftime(norm, CF_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return;
+    }
+
+    put2(norm, (int)(y / 100));
+    put2(norm + 2, (int)(y % 100));
+    norm[4] = '-';
+    put2(norm + 5, (int)m);
+    norm[7] = '-';
+    put2(norm + 8, (int)d);
+    norm[10] = 'T';
+    put2(norm + 11, (int)(secs / 3600));
+    norm[13] = ':';
+    put2(norm + 14, (int)(secs / 60 % 60));
+    norm[16] = ':';
+    put2(norm + 17, (int)(secs % 60));
+    norm[19] = 'Z';
+    norm[20] = '\0';
 }
 
 int
-cf_time_parse(const char *s, time_t *t, char *norm, cf_err_t *e)
+cf_time_scan(const char *s, time_t *t, char *norm)
 {
     int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
     const char *p;
-    struct tm tm;
     time_t v;
 
-    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' ||
-        !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
+    /* Positions 0-18 end at a NUL that fails a check: s[19] is there. */
+    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) ||
         (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
         s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec)) {
-        return cf_fail(e, "invalid_arguments", NULL,
-                       "\"%.40s\" is not an RFC 3339 timestamp; write it as "
-                       "\"2026-12-31T23:59:59Z\" (or with an offset such as "
-                       "\"+02:00\"), or use ttl such as \"7d\"",
-                       s);
+        !digits(s + 17, 2, &sec) || s[19] == '\0') {
+        return CF_TIME_SYNTAX;
     }
 
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
         mi > 59 || sec > 59 || y < 1970) {
-        return cf_fail(e, "invalid_arguments", NULL,
-                       "\"%.40s\" is not a real date and time (month 01-12, "
-                       "day within the month, hour 00-23, minute and second "
-                       "00-59, year 1970 or later)",
-                       s);
+        return CF_TIME_RANGE;
     }
 
     p = s + 19;
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) {
-            return cf_fail(e, "invalid_arguments", NULL,
-                           "\"%.40s\": a fraction of a second needs digits "
-                           "after the dot",
-                           s);
+            return CF_TIME_FRACTION;
         }
         while (isdigit((unsigned char)*p)) {
             p++;
@@ -150,27 +198,51 @@ cf_time_parse(const char *s, time_t *t, char *norm, cf_err_t *e)
                oh <= 23 && om <= 59) {
         sign = *p == '+' ? 1 : -1;
     } else {
-        return cf_fail(e, "invalid_arguments", NULL,
-                       "\"%.40s\" needs a time zone: \"Z\" for UTC or an "
-                       "offset such as \"+02:00\"",
-                       s);
+        return CF_TIME_ZONE;
     }
 
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-
-    v = timegm(&tm);
+    v = (time_t)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     v -= (time_t)sign * (oh * 3600 + om * 60);
 
     *t = v;
     cf_time_format(v, norm);
 
-    return MG_OK;
+    return CF_TIME_OK;
+}
+
+int
+cf_time_parse(const char *s, time_t *t, char *norm, cf_err_t *e)
+{
+    switch (cf_time_scan(s, t, norm)) {
+    case CF_TIME_OK:
+        return MG_OK;
+
+    case CF_TIME_SYNTAX:
+        return cf_fail(e, "invalid_arguments", NULL,
+                       "\"%.40s\" is not an RFC 3339 timestamp; write it as "
+                       "\"2026-12-31T23:59:59Z\" (or with an offset such as "
+                       "\"+02:00\"), or use ttl such as \"7d\"",
+                       s);
+
+    case CF_TIME_RANGE:
+        return cf_fail(e, "invalid_arguments", NULL,
+                       "\"%.40s\" is not a real date and time (month 01-12, "
+                       "day within the month, hour 00-23, minute and second "
+                       "00-59, year 1970 or later)",
+                       s);
+
+    case CF_TIME_FRACTION:
+        return cf_fail(e, "invalid_arguments", NULL,
+                       "\"%.40s\": a fraction of a second needs digits "
+                       "after the dot",
+                       s);
+
+    default:
+        return cf_fail(e, "invalid_arguments", NULL,
+                       "\"%.40s\" needs a time zone: \"Z\" for UTC or an "
+                       "offset such as \"+02:00\"",
+                       s);
+    }
 }
 
 int

@@ -61,6 +61,17 @@ int cf_is_id(const char *s);
  */
 int cf_time_parse(const char *s, time_t *t, char *norm, cf_err_t *e);
 
+/* cf_time_parse without the message: CF_TIME_OK or what is wrong. */
+enum {
+    CF_TIME_OK = 0,
+    CF_TIME_SYNTAX,   /* not "YYYY-MM-DDTHH:MM:SS..." */
+    CF_TIME_RANGE,    /* no such date or time, or before 1970 */
+    CF_TIME_FRACTION, /* a dot without digits */
+    CF_TIME_ZONE      /* no "Z" nor "+HH:MM" at the end */
+};
+
+int cf_time_scan(const char *s, time_t *t, char *norm);
+
 /* Format t as "YYYY-MM-DDTHH:MM:SSZ". */
 void cf_time_format(time_t t, char *norm);
 

@@ -3,6 +3,7 @@
  * names, resources by name, conditions and policy comparison as sets.
  */
 
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,6 +94,199 @@ test_time(void **state)
     cf_time_parse("2026-12-03T10:00:00Z", &t, norm, &e);
     assert_int_equal((long long)t, 1796292000LL);
     cf_err_clear(&e);
+}
+
+/*
+ * The parser before it was written by hand (sscanf-free but with timegm,
+ * gmtime_r and strftime): every answer of cf_time_parse must be the same.
+ */
+static int
+ref_time_parse(const char *s, time_t *t, char *norm)
+{
+    int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
+    const char *p;
+    struct tm tm;
+    time_t v;
+
+    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' ||
+        !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
+        (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec)) {
+        return CF_TIME_SYNTAX;
+    }
+
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+        mi > 59 || sec > 59 || y < 1970) {
+        return CF_TIME_RANGE;
+    }
+
+    p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) {
+            return CF_TIME_FRACTION;
+        }
+        while (isdigit((unsigned char)*p)) {
+            p++;
+        }
+    }
+
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        sign = 0;
+    } else if ((*p == '+' || *p == '-') && digits(p + 1, 2, &oh) &&
+               p[3] == ':' && digits(p + 4, 2, &om) && p[6] == '\0' &&
+               oh <= 23 && om <= 59) {
+        sign = *p == '+' ? 1 : -1;
+    } else {
+        return CF_TIME_ZONE;
+    }
+
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+
+    v = timegm(&tm);
+    v -= (time_t)sign * (oh * 3600 + om * 60);
+
+    *t = v;
+    gmtime_r(&v, &tm);
+    strftime(norm, CF_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    return CF_TIME_OK;
+}
+
+/* The message says which problem it is, as before. */
+static const char *const time_words[] = {
+    NULL,
+    "is not an RFC 3339 timestamp",
+    "is not a real date and time",
+    "a fraction of a second needs digits",
+    "needs a time zone",
+};
+
+static void
+time_same(const char *s)
+{
+    char a[CF_TIME_LEN], b[CF_TIME_LEN];
+    time_t ta = -1, tb = -1;
+    cf_err_t e = {0};
+    int ra, rb, rc;
+
+    memset(a, '#', sizeof(a));
+    memset(b, '#', sizeof(b));
+
+    ra = cf_time_scan(s, &ta, a);
+    rb = ref_time_parse(s, &tb, b);
+    if (ra != rb || ta != tb || (ra == CF_TIME_OK && memcmp(a, b, 21) != 0)) {
+        fail_msg("\"%s\": %d %lld \"%.21s\" but before %d %lld \"%.21s\"", s,
+                 ra, (long long)ta, a, rb, (long long)tb, b);
+    }
+
+    memset(a, '#', sizeof(a));
+    rc = cf_time_parse(s, &ta, a, &e);
+    assert_int_equal(rc, ra == CF_TIME_OK ? MG_OK : MG_ERROR);
+    if (ra == CF_TIME_OK) {
+        assert_memory_equal(a, b, 21);
+    } else {
+        assert_string_equal(e.code, "invalid_arguments");
+        assert_non_null(strstr(e.message, time_words[ra]));
+    }
+    cf_err_clear(&e);
+}
+
+static void
+test_time_by_hand(void **state)
+{
+    static const char *const ends[] = {
+        "Z",       "z",        "+00:00",     "-00:00",      "+23:59",
+        "-23:59",  "+05:30",   "-01:30",     "+24:00",      "+01:60",
+        ".5Z",     ".000001Z", ".123+02:00", ".9999-12:00", ".Z",
+        ".",       "",         "Zx",         "+0100",       "+01:0",
+        "+01:00x", "x",        " Z",         ".1.2Z",       "+1:00",
+    };
+    static const char *const odd[] = {
+        "",
+        "2024",
+        "2024-01-01T00:00:0",
+        "2024-01-01T00:00:00",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01t00:00:00Z",
+        "2024-01-01 00:00:00Z",
+        "2024/01/01T00:00:00Z",
+        "2024-1-01T00:00:00Z0",
+        "+024-01-01T00:00:00Z",
+        "2024-01-01T00:00:60Z",
+        "2024-01-01T00:60:00Z",
+        "2024-01-01T24:00:00Z",
+        "2024-00-01T00:00:00Z",
+        "2024-01-00T00:00:00Z",
+        "2024-01-32T00:00:00Z",
+        "2023-02-29T00:00:00Z",
+        "2100-02-29T00:00:00Z",
+        "2000-02-29T00:00:00Z",
+        "2400-02-29T00:00:00Z",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00Z",
+        "1970-01-01T00:00:00+00:01",
+        "1970-01-01T00:00:00+23:59",
+        "2038-01-19T03:14:08Z",
+        "9999-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-23:59",
+        "0000-01-01T00:00:00Z",
+        "2024-01-01T00:00:00\xc3\xa9",
+        "2024-01-01T00:00:00.\xc3\xa9Z",
+    };
+    static const int years[] = {1970, 1971, 1972, 1999, 2000, 2001,
+                                2024, 2100, 2399, 2400, 9998, 9999};
+    static const char *const times[] = {"00:00:00", "23:59:59", "12:34:56"};
+    static const int mdays[] = {1, 28, 29, 30, 31};
+    char buf[64], a[CF_TIME_LEN], b[CF_TIME_LEN];
+    size_t yi, m, di, ti, zi, i;
+    struct tm tm;
+    time_t t;
+
+    for (i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        time_same(odd[i]);
+    }
+
+    for (yi = 0; yi < sizeof(years) / sizeof(years[0]); yi++) {
+        for (m = 0; m <= 13; m++) {
+            for (di = 0; di < sizeof(mdays) / sizeof(mdays[0]); di++) {
+                for (ti = 0; ti < 3; ti++) {
+                    for (zi = 0; zi < sizeof(ends) / sizeof(ends[0]); zi++) {
+                        snprintf(buf, sizeof(buf), "%04d-%02zu-%02dT%s%s",
+                                 years[yi], m, mdays[di], times[ti], ends[zi]);
+                        time_same(buf);
+                    }
+                }
+            }
+        }
+    }
+
+    /* Every day from 1970 to 2110, at a time and an offset. */
+    for (t = 0; t < 4418000000; t += 86400) {
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S-07:45", &tm);
+        time_same(buf);
+    }
+
+    /* Formatting alone, around and far from the epoch, both signs. */
+    for (t = -4000000000LL; t < 300000000000LL; t += 7777777) {
+        memset(a, '#', sizeof(a));
+        memset(b, '#', sizeof(b));
+        cf_time_format(t, a);
+        gmtime_r(&t, &tm);
+        strftime(b, CF_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (memcmp(a, b, sizeof(a)) != 0) {
+            fail_msg("%lld: \"%.21s\" but before \"%.21s\"", (long long)t, a,
+                     b);
+        }
+    }
 }
 
 static void
@@ -390,6 +584,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time),
+        cmocka_unit_test(test_time_by_hand),
         cmocka_unit_test(test_ttl),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_condition),
