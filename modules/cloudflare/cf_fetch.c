@@ -75,15 +75,18 @@ send_page(cf_fetch_t *f)
 {
     cf_ctx_t *cf = f->cf;
     char pq[640];
-    char sep = strchr(f->path, '?') ? '&' : '?';
+    cf_str_t q;
 
-    if (f->paged && f->per_page > 0) {
-        snprintf(pq, sizeof(pq), "%s%cpage=%d&per_page=%d", f->path, sep,
-                 f->page_now, f->per_page);
-    } else if (f->paged) {
-        snprintf(pq, sizeof(pq), "%s%cpage=%d", f->path, sep, f->page_now);
-    } else {
-        snprintf(pq, sizeof(pq), "%s", f->path);
+    cf_str_init(&q, pq, sizeof(pq));
+    cf_str_add(&q, f->path);
+
+    if (f->paged) {
+        cf_str_add(&q, strchr(f->path, '?') ? "&page=" : "?page=");
+        cf_str_int(&q, f->page_now);
+        if (f->per_page > 0) {
+            cf_str_add(&q, "&per_page=");
+            cf_str_int(&q, f->per_page);
+        }
     }
 
     /* Reads may be repeated: the upstream retries one lost connection. */

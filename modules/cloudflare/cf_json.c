@@ -514,6 +514,53 @@ cf_page_decide(const cJSON *result_info, int page, int pages_read,
 /* ------------------------------------------------------------------ */
 /* Names, times and token objects.                                     */
 
+void
+cf_str_init(cf_str_t *s, char *buf, size_t size)
+{
+    s->p = buf;
+    s->size = size;
+    s->len = 0;
+    buf[0] = '\0';
+}
+
+static void
+str_put(cf_str_t *s, const char *t, size_t n)
+{
+    size_t room = s->size - 1 - s->len;
+
+    if (n > room) {
+        n = room;
+    }
+
+    memcpy(s->p + s->len, t, n);
+    s->len += n;
+    s->p[s->len] = '\0';
+}
+
+void
+cf_str_add(cf_str_t *s, const char *t)
+{
+    str_put(s, t, strlen(t));
+}
+
+void
+cf_str_int(cf_str_t *s, long v)
+{
+    char buf[24], *p = buf + sizeof(buf);
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (v < 0) {
+        *--p = '-';
+    }
+
+    str_put(s, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 /* An exact name, or a case-insensitive part of it. */
 int
 cf_name_matches(const char *filter, const char *name)

@@ -47,6 +47,7 @@ ctx_free(cf_ctx_t *cf)
         explicit_bzero(cf->secret, strlen(cf->secret));
     }
 
+    cf_ops_free_spare(cf);
     free(cf->secret);
     free(cf->api);
     free(cf->token_source);

@@ -35,6 +35,9 @@
 #define CF_SECRET_MAX 256
 
 /* Cloudflare's page size limits for token, account and zone lists. */
+/* Freed ops kept for reuse: an op is too big for malloc's fast paths. */
+#define CF_OPS_SPARE 4
+
 #define CF_PER_PAGE_MIN 5
 #define CF_PER_PAGE_MAX 50
 #define CF_PER_PAGE_DEFAULT 20
@@ -136,7 +139,9 @@ struct cf_ctx_s {
     cf_fetch_t *fetches; /* in flight */
     cf_cache_t cache;
     cf_verify_t *verify;
-    struct cf_op_s *ops; /* tool calls in progress */
+    struct cf_op_s *ops;   /* tool calls in progress */
+    struct cf_op_s *spare; /* freed ops kept for the next calls */
+    int nspare;
     int closing;
 };
 
@@ -183,6 +188,17 @@ typedef enum {
 
 cf_page_e cf_page_decide(const cJSON *result_info, int page, int pages_read,
                          int max_pages, int *next);
+/* Text built into a fixed buffer, cut as snprintf would cut it. */
+typedef struct {
+    char *p;
+    size_t size; /* at least 1 */
+    size_t len;
+} cf_str_t;
+
+void cf_str_init(cf_str_t *s, char *buf, size_t size);
+void cf_str_add(cf_str_t *s, const char *t);
+void cf_str_int(cf_str_t *s, long v);
+
 int cf_name_matches(const char *filter, const char *name);
 int cf_time_normalize(const char *in, char *out, size_t size);
 void cf_token_normalize(cJSON *token, const cJSON *groups);
@@ -272,6 +288,7 @@ cf_op_t *cf_op_start(mg_call_t *call, void *ctx, const cf_arg_spec_t *spec);
 void cf_tokens_base(const cf_op_t *op, char *buf, size_t size);
 const char *cf_owner_words(const cf_op_t *op);
 void cf_ops_shutdown(cf_ctx_t *cf);
+void cf_ops_free_spare(cf_ctx_t *cf);
 
 /* cf_tools_read.c, cf_tools_write.c */
 extern const mg_tool_t cf_read_tools[];

@@ -267,6 +267,7 @@ static int
 tokens_list(mg_call_t *call, void *ctx)
 {
     cf_op_t *op = cf_op_start(call, ctx, list_args);
+    cf_str_t what;
     long page;
 
     if (op == NULL) {
@@ -276,9 +277,14 @@ tokens_list(mg_call_t *call, void *ctx)
     page = cf_arg_int(op->args, "page", 0);
     op->page_given = page > 0;
 
-    snprintf(op->what, sizeof(op->what), "listing %s tokens%s%s",
-             cf_owner_words(op), op->account[0] ? " of account " : "",
-             op->account);
+    cf_str_init(&what, op->what, sizeof(op->what));
+    cf_str_add(&what, "listing ");
+    cf_str_add(&what, cf_owner_words(op));
+    cf_str_add(&what, " tokens");
+    if (op->account[0]) {
+        cf_str_add(&what, " of account ");
+        cf_str_add(&what, op->account);
+    }
     cf_tokens_base(op, op->fetch.path, sizeof(op->fetch.path));
 
     op->fetch.paged = 1;

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -436,6 +437,39 @@ static const time_case_t time_cases[] = {
     {"", NULL},
 };
 
+/* cf_str_t writes what snprintf writes, cut the same way. */
+static void
+test_str(void **state)
+{
+    static const long ints[] = {
+        0,        1,       -1, 9, 10, 42, -42, 2147483647, -2147483647 - 1,
+        LONG_MAX, LONG_MIN};
+    char got[32], want[32];
+    size_t size, i;
+    cf_str_t s;
+
+    for (size = 1; size <= sizeof(got); size++) {
+        memset(got, 'x', sizeof(got));
+        memset(want, 'x', sizeof(want));
+        cf_str_init(&s, got, size);
+        cf_str_add(&s, "/accounts/");
+        cf_str_add(&s, "");
+        cf_str_add(&s, "0123456789abcdef");
+        cf_str_int(&s, -12);
+        snprintf(want, size, "/accounts/%s%s%ld", "", "0123456789abcdef", -12L);
+        assert_memory_equal(got, want, sizeof(got));
+        assert_int_equal(s.len, strlen(want));
+    }
+
+    for (i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        cf_str_init(&s, got, sizeof(got));
+        cf_str_add(&s, "?page=");
+        cf_str_int(&s, ints[i]);
+        snprintf(want, sizeof(want), "?page=%ld", ints[i]);
+        assert_string_equal(got, want);
+    }
+}
+
 static void
 test_times(void **state)
 {
@@ -612,6 +646,7 @@ main(void)
         cmocka_unit_test(test_pages),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_times),
+        cmocka_unit_test(test_str),
         cmocka_unit_test(test_token_normalize),
         cmocka_unit_test(test_group_json),
         cmocka_unit_test(test_redact),
