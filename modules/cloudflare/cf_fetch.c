@@ -177,9 +177,13 @@ take_items(cf_fetch_t *f, mg_cf_envelope_t *env)
         cJSON_AddItemToArray(f->result, item);
     }
 
+    /* Taken out of the envelope's tree, which is freed next. */
     cJSON_Delete(f->result_info);
     f->result_info =
-        env->result_info ? cJSON_Duplicate(env->result_info, 1) : NULL;
+        env->result_info
+            ? cJSON_DetachItemViaPointer(env->root, env->result_info)
+            : NULL;
+    env->result_info = NULL;
     f->pages++;
 
     return MG_OK;
