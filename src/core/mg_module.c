@@ -14,6 +14,7 @@
 
 mg_module_slot_t *mg_modules;
 size_t mg_nmodules;
+const mg_module_slot_t *mg_module_initialising;
 
 mg_phase_entry_t *mg_phase_handlers[MG_PHASE_COUNT];
 size_t mg_nphase_handlers[MG_PHASE_COUNT];
@@ -367,11 +368,16 @@ mg_modules_init(void)
 {
     mg_module_slot_t *slot;
     size_t i;
+    int rc;
 
     for (i = 0; i < mg_nmodules; i++) {
         slot = &mg_modules[i];
 
-        if (slot->desc->init && slot->desc->init(slot->ctx) != MG_OK) {
+        mg_module_initialising = slot;
+        rc = slot->desc->init ? slot->desc->init(slot->ctx) : MG_OK;
+        mg_module_initialising = NULL;
+
+        if (rc != MG_OK) {
             mg_log(MG_LOG_EMERG, "module \"%s\" failed to start",
                    slot->desc->name);
             return MG_ERROR;

@@ -45,6 +45,9 @@ int mg_module_check(const mg_module_t *m, const char *path, char *err,
 /* 1 when name is a valid MCP tool name ([A-Za-z0-9_.-], 1 to 128). */
 int mg_tool_name_valid(const char *name);
 
+/* The module whose init runs now, or NULL: names what it listens on. */
+extern const mg_module_slot_t *mg_module_initialising;
+
 /* Load and configure every module the configuration lists. */
 int mg_modules_load(mg_config_t *cf);
 

@@ -294,6 +294,7 @@ mg_http_listen(const char *addr, const mg_http_limits_t *limits,
     l->data = data;
     l->refs = 1;
     addr_format(fd, l->addr, sizeof(l->addr));
+    snprintf(l->server, sizeof(l->server), "module");
 
     l->accept_resume = evtimer_new(mg_event_base(), accept_resume_cb, l);
     l->evl = evconnlistener_new(mg_event_base(), accept_cb, l,

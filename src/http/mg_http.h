@@ -99,6 +99,13 @@ mg_http_listener_t *mg_http_listen(const char *addr,
                                    const mg_http_limits_t *limits,
                                    mg_http_handler_pt handler, void *data);
 
+/*
+ * What the access log calls the listener's server: "mcp" for the MCP
+ * endpoint, a module's name for the listeners it opens.
+ */
+void mg_http_listener_set_server(mg_http_listener_t *l, const char *name);
+const char *mg_http_listener_server(const mg_http_listener_t *l);
+
 void *mg_http_listener_data(const mg_http_listener_t *l);
 const char *mg_http_listener_addr(const mg_http_listener_t *l);
 

@@ -16,17 +16,36 @@
 #include "mg_conf.h"
 #include "mg_http.h"
 #include "mg_http_int.h"
+#include "mg_module.h"
 
 mg_http_listener_t *
 mg_http_listen_simple(const char *addr, mg_http_handler_pt handler, void *data)
 {
     mg_http_limits_t limits = {0};
+    mg_http_listener_t *l;
 
     if (mg_config) {
         limits = mg_config->limits;
     }
 
-    return mg_http_listen(addr, &limits, handler, data);
+    l = mg_http_listen(addr, &limits, handler, data);
+    if (l != NULL && mg_module_initialising != NULL) {
+        mg_http_listener_set_server(l, mg_module_initialising->desc->name);
+    }
+
+    return l;
+}
+
+void
+mg_http_listener_set_server(mg_http_listener_t *l, const char *name)
+{
+    snprintf(l->server, sizeof(l->server), "%s", name);
+}
+
+const char *
+mg_http_listener_server(const mg_http_listener_t *l)
+{
+    return l->server;
 }
 
 void *

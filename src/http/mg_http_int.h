@@ -18,6 +18,7 @@
 
 /* Room for "[v6 address]:port" and the NUL. */
 #define MG_HTTP_ADDR_LEN (INET6_ADDRSTRLEN + 9)
+#define MG_HTTP_SERVER_LEN 32
 
 /* The error code of every JSON-RPC body the HTTP layer makes itself. */
 #define MG_HTTP_RPC_INVALID -32600
@@ -54,6 +55,7 @@ struct mg_http_listener_s {
     unsigned refs;
     unsigned closed : 1;
     char addr[MG_HTTP_ADDR_LEN];
+    char server[MG_HTTP_SERVER_LEN];
 };
 
 /*

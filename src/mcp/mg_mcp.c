@@ -1524,7 +1524,9 @@ access_log(const mg_http_request_t *r)
     mg_buf_append_str(b, "{\"time\":\"");
     mg_buf_append_str(b, log_second((time_t)(now / 1000)));
     mg_buf_append(b, ms, sizeof(ms));
-    mg_buf_append_str(b, "Z\",\"conn\":");
+    mg_buf_append_str(b, "Z\",\"server\":\"");
+    mg_buf_append_str(b, mg_http_listener_server(r->listener));
+    mg_buf_append_str(b, "\",\"conn\":");
     mg_buf_append_uint(b, r->conn_id);
     mg_buf_append_str(b, ",\"req\":");
     mg_buf_append_uint(b, r->id);
@@ -1572,6 +1574,7 @@ int
 mg_mcp_init(mg_config_t *cf)
 {
     unsigned char key[64];
+    mg_http_listener_t *l;
     char *path;
     long n;
     size_t i;
@@ -1592,14 +1595,15 @@ mg_mcp_init(mg_config_t *cf)
     }
 
     for (i = 0; i < cf->nlisten; i++) {
-        if (mg_http_listen(cf->listen[i], &cf->limits, mg_mcp_handler, NULL) ==
-            NULL) {
+        l = mg_http_listen(cf->listen[i], &cf->limits, mg_mcp_handler, NULL);
+        if (l == NULL) {
             mg_log(MG_LOG_EMERG,
                    "cannot serve MCP on %s; change http.listen in %s, or "
                    "stop what is already listening there",
                    cf->listen[i], cf->file);
             return MG_ERROR;
         }
+        mg_http_listener_set_server(l, "mcp");
         mg_log(MG_LOG_NOTICE, "MCP endpoint at http://%s%s", cf->listen[i],
                cf->mcp_path);
     }

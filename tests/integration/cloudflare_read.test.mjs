@@ -180,6 +180,25 @@ beforeEach(async () => {
     await control('POST', 'reset');
 });
 
+// One access log holds the MCP endpoint's requests and the sandbox's (the
+// gateway's upstream calls): each line names its server.
+test('access log lines name their server: mcp or the module', async () => {
+    await call(client, 'tokens_list', {});
+    const lines = fs.readFileSync(path.join(gw.prefix, 'logs/access.log'),
+        'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const mcp = lines.filter((e) => e.path === '/mcp');
+    const api = lines.filter((e) => e.path.startsWith('/client/v4/'));
+    assert.ok(mcp.length > 0 && api.length > 0, 'both kinds were logged');
+    for (const e of mcp) {
+        assert.equal(e.server, 'mcp', JSON.stringify(e));
+    }
+    for (const e of api) {
+        assert.equal(e.server, 'cfsandbox', JSON.stringify(e));
+    }
+    assert.deepEqual(Object.keys(lines[0]).slice(0, 3),
+        ['time', 'server', 'conn']);
+});
+
 describe('tools/list', () => {
     test('lists the four read tools with full metadata', async () => {
         const { tools } = await connect(gw);
