@@ -5,6 +5,7 @@
  * what to rebuild.
  */
 
+#include <ctype.h>
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +134,7 @@ mg_tool_name_valid(const char *name)
         }
     }
 
-    return i >= 1 && i <= 128;
+    return i >= 1 && i <= MG_TOOL_NAME_MAX;
 }
 
 const mg_tool_entry_t *
@@ -148,6 +149,134 @@ mg_tool_find(const char *name)
     }
 
     return NULL;
+}
+
+/*
+ * Suggestions for a tool name nobody offers.  Two names are near when
+ * they hold the same words in another order ("list_tokens" for
+ * "tokens_list"; words split at '_', '.' and '-', letters compared
+ * without case), or when a few edits turn one into the other.
+ */
+#define SUGGEST_WORDS 8
+
+static size_t
+name_words(const char *s, char words[][MG_TOOL_NAME_MAX + 1], size_t max)
+{
+    size_t n = 0, len = 0;
+
+    for (;; s++) {
+        if (*s == '_' || *s == '.' || *s == '-' || *s == '\0') {
+            if (len > 0) {
+                words[n++][len] = '\0';
+                len = 0;
+            }
+            if (*s == '\0') {
+                return n;
+            }
+        } else if (n == max) {
+            return max + 1; /* more words than compared */
+        } else if (len < MG_TOOL_NAME_MAX) {
+            words[n][len++] = (char)tolower((unsigned char)*s);
+        }
+    }
+}
+
+static int
+word_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int
+same_words(const char *a, const char *b)
+{
+    char wa[SUGGEST_WORDS][MG_TOOL_NAME_MAX + 1];
+    char wb[SUGGEST_WORDS][MG_TOOL_NAME_MAX + 1];
+    size_t na = name_words(a, wa, SUGGEST_WORDS);
+    size_t nb = name_words(b, wb, SUGGEST_WORDS);
+    size_t i;
+
+    if (na != nb || na == 0 || na > SUGGEST_WORDS) {
+        return 0;
+    }
+
+    qsort(wa, na, sizeof(wa[0]), word_cmp);
+    qsort(wb, nb, sizeof(wb[0]), word_cmp);
+    for (i = 0; i < na; i++) {
+        if (strcmp(wa[i], wb[i]) != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+#define LC(c) tolower((unsigned char)(c))
+
+/* Edits (insert, delete, replace, swap two neighbours) from a to b. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, MG_TOOL_NAME_MAX), lb = strlen(b);
+    size_t d[3][MG_TOOL_NAME_MAX + 1];
+    size_t i, j, v, *prev2 = d[0], *prev = d[1], *cur = d[2], *t;
+
+    for (j = 0; j <= lb; j++) {
+        prev[j] = j;
+    }
+
+    for (i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (j = 1; j <= lb; j++) {
+            v = prev[j - 1] + (LC(a[i - 1]) != LC(b[j - 1]));
+            if (prev[j] + 1 < v) {
+                v = prev[j] + 1;
+            }
+            if (cur[j - 1] + 1 < v) {
+                v = cur[j - 1] + 1;
+            }
+            if (i > 1 && j > 1 && LC(a[i - 1]) == LC(b[j - 2]) &&
+                LC(a[i - 2]) == LC(b[j - 1]) && prev2[j - 2] + 1 < v) {
+                v = prev2[j - 2] + 1;
+            }
+            cur[j] = v;
+        }
+        t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+
+    return prev[lb];
+}
+
+const char *
+mg_tool_suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t i, d, best_d, len = strlen(name);
+
+    if (len == 0 || len > MG_TOOL_NAME_MAX) {
+        return NULL;
+    }
+
+    for (i = 0; i < mg_ntools; i++) {
+        if (same_words(name, mg_tools[i].tool->name)) {
+            return mg_tools[i].tool->name;
+        }
+    }
+
+    /* A quarter of the name's letters, at most 2, may change. */
+    best_d = len / 4 < 2 ? len / 4 : 2;
+    for (i = 0; i < mg_ntools; i++) {
+        d = edit_distance(name, mg_tools[i].tool->name);
+        if (d > 0 && d <= best_d && (best == NULL || d < best_d)) {
+            best = mg_tools[i].tool->name;
+            best_d = d;
+        }
+    }
+
+    return best;
 }
 
 /* Check a tool's schemas parse as JSON objects, so tools/list is sound. */

@@ -42,6 +42,8 @@ extern size_t mg_ntools;
 int mg_module_check(const mg_module_t *m, const char *path, char *err,
                     size_t errlen);
 
+#define MG_TOOL_NAME_MAX 128
+
 /* 1 when name is a valid MCP tool name ([A-Za-z0-9_.-], 1 to 128). */
 int mg_tool_name_valid(const char *name);
 
@@ -58,5 +60,8 @@ int mg_modules_init(void);
 void mg_modules_unload(void);
 
 const mg_tool_entry_t *mg_tool_find(const char *name);
+
+/* The offered tool a misspelt name most likely meant, or NULL. */
+const char *mg_tool_suggest(const char *name);
 
 #endif /* MG_MODULE_H */

@@ -830,8 +830,9 @@ do_tools_call(mg_exchange_t *ex, const char *id, const cJSON *params)
 {
     const cJSON *name, *args, *meta, *token;
     const mg_tool_entry_t *entry;
+    const char *near;
     mg_call_t *call;
-    char msg[256];
+    char msg[512];
 
     name = cJSON_GetObjectItemCaseSensitive(params, "name");
     args = cJSON_GetObjectItemCaseSensitive(params, "arguments");
@@ -850,10 +851,12 @@ do_tools_call(mg_exchange_t *ex, const char *id, const cJSON *params)
 
     entry = mg_tool_find(name->valuestring);
     if (entry == NULL) {
+        near = mg_tool_suggest(name->valuestring);
         snprintf(msg, sizeof(msg),
-                 "unknown tool \"%.128s\"; call tools/list for the tools "
-                 "this gateway offers",
-                 name->valuestring);
+                 "unknown tool \"%.128s\"; %s%s%scall tools/list for the "
+                 "tools this gateway offers",
+                 name->valuestring, near ? "did you mean \"" : "",
+                 near ? near : "", near ? "\"? " : "");
         out_error(ex, id, RPC_INVALID_PARAMS, msg);
         return;
     }

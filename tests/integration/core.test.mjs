@@ -130,7 +130,18 @@ test('an unknown tool is a JSON-RPC invalid-params error', async () => {
     const { client } = await connect();
     await assert.rejects(
         client.callTool({ name: 'nope', arguments: {} }),
-        (e) => e.code === -32602 && /unknown tool "nope"/.test(e.message));
+        (e) => e.code === -32602 && /unknown tool "nope"/.test(e.message) &&
+            !/did you mean/.test(e.message));
+    await client.close();
+});
+
+test('a misspelt tool name gets the tool it most likely meant', async () => {
+    const { client } = await connect();
+    await assert.rejects(
+        client.callTool({ name: 'ecoh', arguments: { text: 'x' } }),
+        (e) => e.code === -32602 &&
+            /unknown tool "ecoh"; did you mean "echo"\? call tools\/list/
+                .test(e.message));
     await client.close();
 });
 

@@ -110,6 +110,91 @@ test_tool_names(void **state)
     assert_false(mg_tool_name_valid(long_name));
 }
 
+/* The registry as mod_cloudflare fills it. */
+static void
+use_cloudflare_tools(void)
+{
+    static const char *const names[] = {
+        "token_permission_groups_list",
+        "tokens_list",
+        "tokens_get",
+        "tokens_verify",
+        "tokens_create",
+        "tokens_update",
+        "tokens_delete",
+        "tokens_roll",
+    };
+    static mg_tool_t tools[8];
+    static mg_tool_entry_t entries[8];
+    size_t i;
+
+    for (i = 0; i < 8; i++) {
+        tools[i].name = names[i];
+        entries[i].tool = &tools[i];
+    }
+    mg_tools = entries;
+    mg_ntools = 8;
+}
+
+static void
+assert_suggests(const char *name, const char *want)
+{
+    const char *got = mg_tool_suggest(name);
+
+    if (want == NULL) {
+        if (got != NULL) {
+            fail_msg("\"%s\": suggested \"%s\", wanted none", name, got);
+        }
+        return;
+    }
+    if (got == NULL || strcmp(got, want) != 0) {
+        fail_msg("\"%s\": suggested \"%s\", wanted \"%s\"", name,
+                 got ? got : "(none)", want);
+    }
+}
+
+static void
+test_tool_suggest(void **state)
+{
+    char name[300];
+
+    use_cloudflare_tools();
+
+    /* the same words, another order or case */
+    assert_suggests("list_tokens", "tokens_list");
+    assert_suggests("Tokens_List", "tokens_list");
+    assert_suggests("tokens-list", "tokens_list");
+    assert_suggests("permission_groups_list.token",
+                    "token_permission_groups_list");
+
+    /* a few edits: missing, extra, wrong and swapped letters */
+    assert_suggests("tokens_lst", "tokens_list");
+    assert_suggests("token_list", "tokens_list");
+    assert_suggests("tokens_creat", "tokens_create");
+    assert_suggests("tokens_deletee", "tokens_delete");
+    assert_suggests("tokesn_roll", "tokens_roll");
+    assert_suggests("TOKENS_VERIFI", "tokens_verify");
+
+    /* nothing near: no suggestion */
+    assert_suggests("nope", NULL);
+    assert_suggests("tokens", NULL);
+    assert_suggests("zones_list", NULL);
+    assert_suggests("a_b_c_d_e_f_g_h_i_tokens_list", NULL);
+    assert_suggests("", NULL);
+
+    /* long names: no suggestion, no overrun */
+    memset(name, 'x', 128);
+    name[128] = '\0';
+    assert_suggests(name, NULL);
+    memset(name, 'x', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    assert_suggests(name, NULL);
+
+    mg_tools = NULL;
+    mg_ntools = 0;
+    assert_suggests("tokens_list", NULL);
+}
+
 int
 main(void)
 {
@@ -120,6 +205,7 @@ main(void)
         cmocka_unit_test(test_signature_missing),
         cmocka_unit_test(test_name_required),
         cmocka_unit_test(test_tool_names),
+        cmocka_unit_test(test_tool_suggest),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
