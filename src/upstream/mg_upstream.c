@@ -108,6 +108,7 @@ struct mg_upstream_req_s {
     unsigned too_large : 1;
     unsigned finished : 1; /* out of the list, its callback runs */
     unsigned dirty : 1;    /* easy holds options of a write */
+    unsigned failed : 1;   /* a transfer on easy failed: it is not kept */
     long retry_after;
     uint64_t start;
     uint64_t log_conn; /* the log context of whoever started it */
@@ -565,14 +566,17 @@ easy_get(mg_upstream_t *u, CURL **easy)
  * Nothing of the last request may stay: a write's method, body and
  * FRESH_CONNECT go with a reset; after a GET, which set nothing but
  * what every request sets again, only the pointers into the request
- * about to be freed are cleared.
+ * about to be freed are cleared.  A handle whose transfer failed is
+ * freed: libcurl before 8.8 keeps the errno of that failure, which a
+ * later failure that sets none would report as its own (not even
+ * curl_easy_reset clears it).
  */
 static void
-easy_put(mg_upstream_t *u, CURL *e, int dirty)
+easy_put(mg_upstream_t *u, CURL *e, int dirty, int failed)
 {
     CURLcode rc = CURLE_OK;
 
-    if (u->closing || u->nidle == MAX_IDLE_HANDLES) {
+    if (u->closing || failed || u->nidle == MAX_IDLE_HANDLES) {
         mg_curl.easy_cleanup(e);
         return;
     }
@@ -618,7 +622,7 @@ static void
 req_free(mg_upstream_req_t *r)
 {
     if (r->easy) {
-        easy_put(r->u, r->easy, r->dirty);
+        easy_put(r->u, r->easy, r->dirty, r->failed);
     }
 
     /* The bearer token lives in this line only: wipe it there too. */
@@ -1293,6 +1297,7 @@ req_restart(mg_upstream_req_t *r, CURLcode rc)
            MAX_LOG_PATH, r->log_path, r->err_text);
 
     r->retried = 1;
+    r->failed = 1;
     r->retry_after = -1;
     r->curl_err[0] = '\0';
     mg_buf_free(&r->body);
@@ -1329,6 +1334,9 @@ req_finish(mg_upstream_req_t *r, CURLcode rc)
     req_unlink(r);
     mg_curl.multi_remove_handle(u->multi, r->easy);
     r->finished = 1;
+    if (rc != CURLE_OK) {
+        r->failed = 1;
+    }
 
     build_response(r, rc, &res);
     log_outcome(r, &res);

@@ -178,6 +178,23 @@ handle(conn_t *c, const char *path)
         return 1;
     } else if (strcmp(path, "/close-once") == 0) {
         respond(c, 200, NULL, OK_BODY, strlen(OK_BODY));
+    } else if (strcmp(path, "/reset") == 0 ||
+               (strcmp(path, "/reset-once") == 0 && srv->close_left > 0)) {
+        /* SO_LINGER 0: close sends a reset, the client reads ECONNRESET. */
+        struct linger lg = {1, 0};
+
+        srv->close_left--;
+        setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg,
+                   sizeof(lg));
+        conn_free(c);
+        return 1;
+    } else if (strcmp(path, "/reset-once") == 0) {
+        respond(c, 200, NULL, OK_BODY, strlen(OK_BODY));
+    } else if (strcmp(path, "/bad-chunked") == 0) {
+        evbuffer_add_printf(bufferevent_get_output(c->bev),
+                            "HTTP/1.1 200 Test\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n"
+                            "zzzz\r\n");
     } else if (strcmp(path, "/big") == 0) {
         respond_big(c, 4096, 0);
     } else if (strcmp(path, "/big-chunked") == 0) {
@@ -1028,6 +1045,44 @@ test_write_not_retried(void **state)
     mg_upstream_destroy(u);
 }
 
+/*
+ * libcurl before 8.8 keeps the errno of a failed transfer on its easy
+ * handle and reports it again for a later failure that sets none: a
+ * recycled handle must not lend one request's cause to the next.
+ */
+static void
+test_recycled_handle_errno(void **state)
+{
+    fixture_t *f = *state;
+    mg_upstream_t *u = upstream_for(&f->srv, "http", NULL);
+    result_t r;
+
+    request_one(u, &r, "GET", "/reset", BEARER, NULL);
+    assert_int_equal(r.res.error, MG_UP_RECV);
+    assert_non_null(strstr(r.res.error_text, "Connection reset by peer"));
+
+    /* A broken body on a new connection: libcurl's words, no errno. */
+    request_one(u, &r, "GET", "/bad-chunked", BEARER, NULL);
+    assert_int_equal(r.res.error, MG_UP_RECV);
+    assert_null(strstr(r.res.error_text, "Connection reset by peer"));
+    assert_non_null(strstr(r.res.error_text, "chunked"));
+
+    /* Nor from a first try that failed before a retry succeeded. */
+    f->srv.close_left = 1;
+    memset(&r, 0, sizeof(r));
+    assert_non_null(mg_upstream_request(u, "GET", "/reset-once", BEARER, NULL,
+                                        MG_UP_IDEMPOTENT, on_done, &r));
+    run_until(&r.calls, 2000);
+    assert_int_equal(r.res.error, MG_UP_OK);
+    assert_int_equal(r.res.retried, 1);
+
+    request_one(u, &r, "GET", "/bad-chunked", BEARER, NULL);
+    assert_int_equal(r.res.error, MG_UP_RECV);
+    assert_null(strstr(r.res.error_text, "Connection reset by peer"));
+
+    mg_upstream_destroy(u);
+}
+
 static void
 test_too_large(void **state)
 {
@@ -1442,6 +1497,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_retried_only_once, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_write_not_retried, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_recycled_handle_errno, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_too_large, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_retry_after, setup_plain,
