@@ -136,10 +136,15 @@ cf_time_format(time_t t, char *norm)
     m = mp < 10 ? mp + 3 : mp - 9;
     y = yoe + era * 400 + (m <= 2);
 
-    /* Four digits by hand; any other year as strftime writes it. */
+    /*
+     * Four digits by hand; any other year as strftime writes it, and
+     * nothing when that does not fit (cf_time_scan refuses such years).
+     */
     if (y < 1000 || y > 9999) {
-        gmtime_r(&t, &tm);
-        strftime(norm, CF_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (gmtime_r(&t, &tm) == NULL ||
+            strftime(norm, CF_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+            norm[0] = '\0';
+        }
         return;
     }
 
@@ -204,6 +209,11 @@ cf_time_scan(const char *s, time_t *t, char *norm)
     v = (time_t)days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     v -= (time_t)sign * (oh * 3600 + om * 60);
 
+    /* "9999-12-31T23:00:00-02:00" is in year 10000, which has no YYYY. */
+    if (v >= CF_TIME_END) {
+        return CF_TIME_RANGE;
+    }
+
     *t = v;
     cf_time_format(v, norm);
 
@@ -228,7 +238,7 @@ cf_time_parse(const char *s, time_t *t, char *norm, cf_err_t *e)
         return cf_fail(e, "invalid_arguments", NULL,
                        "\"%.40s\" is not a real date and time (month 01-12, "
                        "day within the month, hour 00-23, minute and second "
-                       "00-59, year 1970 or later)",
+                       "00-59, year 1970 to 9999, in UTC too)",
                        s);
 
     case CF_TIME_FRACTION:

@@ -51,6 +51,8 @@ typedef struct {
 } cf_names_t;
 
 #define CF_TIME_LEN 21 /* "YYYY-MM-DDTHH:MM:SSZ" and the NUL */
+/* 10000-01-01T00:00:00Z: the first time RFC 3339 cannot write. */
+#define CF_TIME_END ((time_t)253402300800LL)
 
 /* 1 when s is 32 lower-case hex digits, as Cloudflare ids are. */
 int cf_is_id(const char *s);
