@@ -16,6 +16,7 @@
 #include <openssl/rand.h>
 
 #include "mg_core.h"
+#include "mg_swar.h"
 
 void *
 mg_alloc(size_t size)
@@ -231,49 +232,6 @@ static const unsigned char json_esc[256] = {
     'u', 'u', 'u', 'u', 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
-#define JSON_ONES 0x0101010101010101ull
-#define JSON_LOW7 0x7f7f7f7f7f7f7f7full
-#define JSON_HIGH 0x8080808080808080ull
-
-/*
- * The high bit set in each byte of the word v that needs an escape
- * inside a JSON string, and in no other: a byte below 0x20, a '"' or a
- * '\\'.  Exact per byte: no carry crosses from one byte to the next.
- */
-static uint64_t
-json_special(uint64_t v)
-{
-    uint64_t low = v & JSON_LOW7;
-    uint64_t q = v ^ (JSON_ONES * '"');
-    uint64_t bs = v ^ (JSON_ONES * '\\');
-
-    /* High bit set: the byte is 0x20 or above, is not '"', not '\\'. */
-    uint64_t ge = (low + JSON_ONES * (0x80 - 0x20)) | v;
-    uint64_t nq = ((q & JSON_LOW7) + JSON_LOW7) | q;
-    uint64_t nb = ((bs & JSON_LOW7) + JSON_LOW7) | bs;
-
-    return ~(ge & nq & nb) & JSON_HIGH;
-}
-
-/* The index of the first byte in memory whose high bit m marks. */
-static size_t
-json_first(uint64_t m)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return (size_t)__builtin_ctzll(m) / 8;
-#else
-    unsigned char bytes[8];
-    size_t i = 0;
-
-    memcpy(bytes, &m, 8);
-    while (bytes[i] == 0) {
-        i++;
-    }
-
-    return i;
-#endif
-}
-
 /*
  * Copy from p to d the bytes that stand for themselves, up to the first
  * that does not or to n; return how many.  Eight at a time, the last
@@ -298,10 +256,10 @@ json_copy_plain(char *d, const unsigned char *p, size_t n)
     for (;;) {
         memcpy(&v, p + i, 8);
         memcpy(d + i, &v, 8);
-        m = json_special(v);
+        m = mg_swar_json_special(v);
 
         if (m) {
-            return i + json_first(m);
+            return i + mg_swar_first(m);
         }
 
         i += 8;
@@ -318,9 +276,9 @@ json_copy_plain(char *d, const unsigned char *p, size_t n)
     i = n - 8;
     memcpy(&v, p + i, 8);
     memcpy(d + i, &v, 8);
-    m = json_special(v);
+    m = mg_swar_json_special(v);
 
-    return m ? i + json_first(m) : n;
+    return m ? i + mg_swar_first(m) : n;
 }
 
 /* Room at the end of b for n more bytes, a NUL and `extra` more bytes

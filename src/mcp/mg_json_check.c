@@ -13,6 +13,7 @@
 #include <mcpgw/mcpgw.h>
 
 #include "mg_json_check.h"
+#include "mg_swar.h"
 
 /* Keys longer than this are never quoted in a message: they may be
  * secrets, and they make poor log lines. */
@@ -388,47 +389,15 @@ static const unsigned char jc_plain[256] = {
     1,          1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-#define JC_ONES 0x0101010101010101ull
-#define JC_LOW7 0x7f7f7f7f7f7f7f7full
-#define JC_HIGH 0x8080808080808080ull
-
 /*
- * The high bit set in each byte of the word v that is not plain inside
- * a string (below 0x20, '"', '\\', 0x80 and above), and in no other:
- * exact per byte, as no carry crosses from one byte to the next.
+ * The bytes of v that are not plain inside a string: what an escaper
+ * marks (below 0x20, '"', '\\'), and every byte from 0x80 up, which
+ * the UTF-8 check looks at alone.
  */
 static uint64_t
 jc_special(uint64_t v)
 {
-    uint64_t q = v ^ (JC_ONES * '"');
-    uint64_t bs = v ^ (JC_ONES * '\\');
-
-    /* High bit set: the low seven bits are 0x20 or above, the byte is
-     * not '"', it is not '\\'. */
-    uint64_t ge = (v & JC_LOW7) + JC_ONES * (0x80 - 0x20);
-    uint64_t nq = ((q & JC_LOW7) + JC_LOW7) | q;
-    uint64_t nb = ((bs & JC_LOW7) + JC_LOW7) | bs;
-
-    return (~(ge & nq & nb) | v) & JC_HIGH;
-}
-
-/* The index of the first byte in memory whose high bit m marks. */
-static size_t
-jc_first(uint64_t m)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    return (size_t)__builtin_ctzll(m) / 8;
-#else
-    unsigned char bytes[8];
-    size_t i = 0;
-
-    memcpy(bytes, &m, 8);
-    while (bytes[i] == 0) {
-        i++;
-    }
-
-    return i;
-#endif
+    return mg_swar_json_special(v) | (v & MG_SWAR_HIGH);
 }
 
 /*
@@ -453,7 +422,7 @@ jc_string(jc_t *jc, int *escaped)
             m = jc_special(v);
 
             if (m) {
-                pos += jc_first(m);
+                pos += mg_swar_first(m);
                 goto special;
             }
 
