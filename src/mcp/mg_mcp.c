@@ -183,6 +183,12 @@ out_result(mg_exchange_t *ex, const char *id_raw, const char *result_json)
 static void
 out_error(mg_exchange_t *ex, const char *id_raw, int code, const char *msg)
 {
+    /* The access log says how the request ended (one request: a batch
+     * has many answers). */
+    if (!ex->batch && ex->r) {
+        mg_http_log_add(ex->r, "\"rpc_error\":%d", code);
+    }
+
     out_begin(ex, id_raw, ",\"error\":{\"code\":");
     mg_buf_printf(&ex->out, "%d,\"message\":\"", code);
     mg_buf_append_json(&ex->out, msg, strlen(msg));
@@ -891,6 +897,8 @@ void
 mg_mcp_call_done(mg_call_t *call)
 {
     mg_exchange_t *ex = call->ex;
+    const cJSON *code;
+    const char *outcome;
 
     active_remove(call);
 
@@ -902,11 +910,23 @@ mg_mcp_call_done(mg_call_t *call)
         mg_buf_append(&ex->out, "}", 1);
     }
 
+    outcome = call->cancelled  ? "cancelled"
+              : call->denied   ? "denied"
+              : call->is_error ? "error"
+                               : "ok";
+    if (!ex->batch && ex->r) {
+        log_add_string(ex->r, "outcome", outcome);
+        if (call->is_error) {
+            code = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(call->structured, "error"),
+                "code");
+            log_add_string(ex->r, "tool_error",
+                           cJSON_IsString(code) ? code->valuestring : NULL);
+        }
+    }
+
     mg_log(MG_LOG_INFO, "tool \"%s\" for \"%s\": %s in %llu ms",
-           call->tool_name, call->client ? call->client : "",
-           call->denied     ? "denied"
-           : call->is_error ? "error"
-                            : "ok",
+           call->tool_name, call->client ? call->client : "", outcome,
            (unsigned long long)(mg_msec_mono() - call->started));
 
     mg_call_free(call);

@@ -199,6 +199,34 @@ test('access log lines name their server: mcp or the module', async () => {
         ['time', 'server', 'conn']);
 });
 
+// The access log tells a refused call from one that worked.
+test('access log lines say how a tools/call ended', async () => {
+    const logFile = path.join(gw.prefix, 'logs/access.log');
+    const calls = () => fs.readFileSync(logFile, 'utf8').split('\n')
+        .filter(Boolean).map((l) => JSON.parse(l))
+        .filter((e) => e.rpc === 'tools/call');
+    const before = calls().length;
+
+    await call(client, 'tokens_list', {});
+    await call(client, 'tokens_get', { token_id: '0'.repeat(32) });
+    await assert.rejects(client.callTool({ name: 'tokens_lst',
+        arguments: {} }), (e) => e.code === -32602);
+
+    const [ok, failed, unknown] = calls().slice(before);
+    assert.equal(ok.tool, 'tokens_list');
+    assert.equal(ok.outcome, 'ok');
+    assert.ok(!('tool_error' in ok) && !('rpc_error' in ok));
+    assert.equal(failed.tool, 'tokens_get');
+    assert.equal(failed.outcome, 'error');
+    assert.equal(failed.tool_error, 'cloudflare_error');
+    assert.equal(unknown.tool, 'tokens_lst');
+    assert.equal(unknown.rpc_error, -32602);
+    assert.ok(!('outcome' in unknown));
+    for (const e of [ok, failed, unknown]) {
+        assert.equal(e.status, 200);
+    }
+});
+
 describe('tools/list', () => {
     test('lists the four read tools with full metadata', async () => {
         const { tools } = await connect(gw);
