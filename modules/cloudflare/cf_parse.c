@@ -648,29 +648,53 @@ cf_group_resolve(const cJSON *spec, const cf_names_t *n,
 /* ------------------------------------------------------------------ */
 /* Resources.                                                          */
 
-/* "no account": with the names the gateway can see, when they are few. */
+/*
+ * "no account": with the accounts the gateway can see, names and ids,
+ * when they are few (all of them in details), and the one whose name
+ * differs only in case.
+ */
 static void
 unknown_account(const char *v, const cf_names_t *n, cf_err_t *e)
 {
-    char seen[400] = "";
+    const cf_account_ref_t *near = NULL;
+    cJSON *details, *vis, *c;
+    char seen[480] = "";
     size_t i, len = 0;
 
-    for (i = 0; i < n->naccounts && i < 10; i++) {
-        if (len + strlen(n->accounts[i].name) + 6 >= sizeof(seen)) {
-            break;
+    details = cJSON_CreateObject();
+    vis = cJSON_AddArrayToObject(details, "visible");
+
+    for (i = 0; i < n->naccounts; i++) {
+        if (strcasecmp(n->accounts[i].name, v) == 0) {
+            near = &n->accounts[i];
         }
-        len += (size_t)snprintf(seen + len, sizeof(seen) - len, "%s\"%s\"",
-                                len ? ", " : "", n->accounts[i].name);
+        if (i < 50) {
+            c = cJSON_CreateObject();
+            cJSON_AddStringToObject(c, "id", n->accounts[i].id);
+            cJSON_AddStringToObject(c, "name", n->accounts[i].name);
+            cJSON_AddItemToArray(vis, c);
+        }
+        if (i < 5 && len + strlen(n->accounts[i].name) + 45 < sizeof(seen)) {
+            len += (size_t)snprintf(seen + len, sizeof(seen) - len,
+                                    "%s\"%s\" = %s", len ? ", " : "",
+                                    n->accounts[i].name, n->accounts[i].id);
+        }
     }
 
-    cf_fail(e, "unknown_account", NULL,
-            "no account \"%.80s\" is visible to the gateway's Cloudflare "
-            "token; give an account id or an exact account name%s%s",
-            v, len ? " (visible: " : "", len ? seen : "");
-    if (len) {
-        snprintf(e->message + strlen(e->message),
-                 sizeof(e->message) - strlen(e->message), ")");
+    if (near != NULL) {
+        cf_fail(e, "unknown_account", details,
+                "no account \"%.80s\" is visible to the gateway's Cloudflare "
+                "token; did you mean \"%.80s\" (id %s)? Names are matched "
+                "exactly",
+                v, near->name, near->id);
+        return;
     }
+
+    cf_fail(e, "unknown_account", details,
+            "no account \"%.80s\" is visible to the gateway's Cloudflare "
+            "token; give an account id or an exact account name%s%s%s",
+            v, len ? " (visible: " : "", len ? seen : "",
+            len ? (n->naccounts > 5 ? ", ... all in details)" : ")") : "");
 }
 
 static const cf_account_ref_t *

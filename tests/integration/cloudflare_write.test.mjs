@@ -652,7 +652,13 @@ describe('errors before anything is sent', () => {
         ['an unknown account name', { policies: [{
             permission_groups: ['D1 Write'],
             resources: { accounts: ['Nobody\'s Account'] } }] },
-        'unknown_account', /Nobody/],
+        'unknown_account',
+        /Nobody.*visible: "Sandbox Account" = 023e105f4ecef8ad9ca31a8372d0c353/],
+        ['an account name in the wrong case', { policies: [{
+            permission_groups: ['D1 Write'],
+            resources: { accounts: ['sandbox account'] } }] },
+        'unknown_account',
+        /did you mean "Sandbox Account" \(id 023e105f4ecef8ad9ca31a8372d0c353\)/],
         ['an unknown account in all_zones_of', { policies: [{
             permission_groups: ['DNS Read'],
             resources: { all_zones_of: ['d'.repeat(32)] } }] },
