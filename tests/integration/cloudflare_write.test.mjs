@@ -653,12 +653,14 @@ describe('errors before anything is sent', () => {
             permission_groups: ['D1 Write'],
             resources: { accounts: ['Nobody\'s Account'] } }] },
         'unknown_account',
-        /Nobody.*visible: "Sandbox Account" = 023e105f4ecef8ad9ca31a8372d0c353/],
+        new RegExp('Nobody.*visible: "Sandbox Account" = ' +
+            '023e105f4ecef8ad9ca31a8372d0c353')],
         ['an account name in the wrong case', { policies: [{
             permission_groups: ['D1 Write'],
             resources: { accounts: ['sandbox account'] } }] },
         'unknown_account',
-        /did you mean "Sandbox Account" \(id 023e105f4ecef8ad9ca31a8372d0c353\)/],
+        new RegExp('did you mean "Sandbox Account" ' +
+            '\\(id 023e105f4ecef8ad9ca31a8372d0c353\\)')],
         ['an unknown account in all_zones_of', { policies: [{
             permission_groups: ['DNS Read'],
             resources: { all_zones_of: ['d'.repeat(32)] } }] },
