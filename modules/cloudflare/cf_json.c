@@ -373,12 +373,14 @@ refusal_hint(long status, int code)
 
     if (status == 404 || code == 7003) {
         return "nothing has that id; check it (tokens_list shows the "
-               "token ids)";
+               "token ids; a token an account owns is found only with "
+               "that account_id)";
     }
 
     if (status == 401 || status == 403 || code == 10000 || code == 1000) {
         return "the token was refused: it lacks a permission this needs, "
-               "or it is invalid, disabled or expired";
+               "or it is invalid, disabled or expired (a token an account "
+               "owns is verified with that account_id)";
     }
 
     if (status >= 500) {

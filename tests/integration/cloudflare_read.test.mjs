@@ -458,7 +458,8 @@ describe('tokens_get', () => {
             .permission_groups[0].name, 'Account Settings Read');
 
         const asUser = await call(client, 'tokens_get', { token_id: t.id });
-        assertError(asUser, 'cloudflare_error', /HTTP 404/);
+        assertError(asUser, 'cloudflare_error',
+            /HTTP 404.*an account owns is found only with that account_id/);
     });
 
     test('an unknown id is a clean Cloudflare error', async () => {

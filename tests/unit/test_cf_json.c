@@ -197,7 +197,8 @@ test_refusals(void **state)
                         "Cloudflare refused listing user tokens: error 10000: "
                         "Authentication error (HTTP 200): the token was "
                         "refused: it lacks a permission this needs, or it is "
-                        "invalid, disabled or expired");
+                        "invalid, disabled or expired (a token an account "
+                        "owns is verified with that account_id)");
     assert_true(detail_number(&err, "status") == 200);
     assert_true(detail_number(&err, "cloudflare_code") == 10000);
     e = cJSON_GetArrayItem(
@@ -219,7 +220,8 @@ test_refusals(void **state)
     assert_non_null(strstr(err.message, "nothing has that id"));
     assert_string_equal(detail_string(&err, "hint"),
                         "nothing has that id; check it (tokens_list shows "
-                        "the token ids)");
+                        "the token ids; a token an account owns is found "
+                        "only with that account_id)");
     cf_err_clear(&err);
 
     map(503,
