@@ -212,12 +212,7 @@ else
 fi
 
 GW=$OBJS/mcpgw
-[[ -x $GW && -f $OBJS/modules/mod_cfsandbox.so &&
-    -f $OBJS/modules/mod_cloudflare.so ]] ||
-    die "$OBJS lacks mcpgw or the cfsandbox and cloudflare modules"
-SIG=$(signature "$GW")
-[[ $SIG == *asan=0* && $SIG == *debug=0* ]] ||
-    die "refusing to measure a build with signature '$SIG' (ASan or debug)"
+SIG=$(cloudflare_build "$OBJS") || die "$SIG"
 GW_VERSION=$("$GW" -v | awk 'NR == 1 { print $2 }')
 
 # ---------------------------------------------------------------------------

@@ -20,6 +20,24 @@ forget_pid() {
 
 signature() { "$1" -v 2>/dev/null | sed -n 's/.*build signature //p'; }
 
+# cloudflare_build OBJS: the build signature of OBJS/mcpgw, when it has
+# the cfsandbox and cloudflare modules and is neither ASan nor debug;
+# otherwise what is wrong, and status 1.
+cloudflare_build() {
+    local sig
+    if [[ ! -x $1/mcpgw || ! -f $1/modules/mod_cfsandbox.so ||
+        ! -f $1/modules/mod_cloudflare.so ]]; then
+        echo "$1 lacks mcpgw or the cfsandbox and cloudflare modules"
+        return 1
+    fi
+    sig=$(signature "$1/mcpgw")
+    if [[ $sig != *asan=0* || $sig != *debug=0* ]]; then
+        echo "refusing to measure a build with signature '$sig' (ASan or debug)"
+        return 1
+    fi
+    echo "$sig"
+}
+
 free_port() {
     node -e 'const s = require("net").createServer();
         s.listen(0, "127.0.0.1", () => {
