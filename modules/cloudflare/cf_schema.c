@@ -115,6 +115,8 @@ const char cf_schema_list_out[] =
     "\"per_page\":{\"type\":\"integer\"},"
     "\"count\":{\"type\":\"integer\",\"description\":\"Tokens in this "
     "result, after name_contains.\"},"
+    "\"filtered_out\":{\"type\":\"integer\",\"description\":\"Tokens "
+    "read that name_contains left out; 0 without it.\"},"
     "\"total_count\":{\"type\":[\"integer\",\"null\"],\"description\":"
     "\"Tokens Cloudflare holds, before name_contains.\"},"
     "\"total_pages\":{\"type\":[\"integer\",\"null\"]},"

@@ -157,7 +157,7 @@ number_or_null(cJSON *o, const char *name, const cJSON *from)
 }
 
 static cJSON *
-list_result_info(const cf_op_t *op, int count)
+list_result_info(const cf_op_t *op, int count, int filtered_out)
 {
     const cf_fetch_t *f = &op->fetch;
     cJSON *ri = cJSON_CreateObject();
@@ -165,6 +165,7 @@ list_result_info(const cf_op_t *op, int count)
     cJSON_AddNumberToObject(ri, "page", f->page);
     cJSON_AddNumberToObject(ri, "per_page", f->per_page);
     cJSON_AddNumberToObject(ri, "count", count);
+    cJSON_AddNumberToObject(ri, "filtered_out", filtered_out);
     number_or_null(ri, "total_count", f->result_info);
     number_or_null(ri, "total_pages", f->result_info);
     cJSON_AddNumberToObject(ri, "pages_read", f->pages);
@@ -228,7 +229,7 @@ list_fetched(cf_op_t *op)
     const cJSON *groups = cf_cache_items(&op->cf->cache, CF_CACHE_GROUPS);
     const cJSON *name;
     cJSON *res, *tokens, *t;
-    int count = 0;
+    int count = 0, filtered_out = 0;
 
     if (!op->fetch.ok) {
         return cf_op_fail(op, &op->fetch.err);
@@ -242,6 +243,7 @@ list_fetched(cf_op_t *op)
         if (!cJSON_IsObject(t) ||
             (filter && !(cJSON_IsString(name) &&
                          cf_name_matches(filter, name->valuestring)))) {
+            filtered_out += cJSON_IsObject(t);
             cJSON_Delete(t);
             continue;
         }
@@ -251,7 +253,8 @@ list_fetched(cf_op_t *op)
         count++;
     }
 
-    cJSON_AddItemToObject(res, "result_info", list_result_info(op, count));
+    cJSON_AddItemToObject(res, "result_info",
+                          list_result_info(op, count, filtered_out));
     list_completeness(op, count, res);
 
     return cf_op_result(op, res);

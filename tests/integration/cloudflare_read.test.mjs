@@ -398,7 +398,12 @@ describe('tokens_list', () => {
         assert.equal(names.length, 10);
         assert.equal(names[0], 'ci-token-10');
         assert.equal(res.structuredContent.result_info.count, 10);
+        assert.equal(res.structuredContent.result_info.filtered_out, 16);
         assert.equal(res.structuredContent.result_info.total_count, 26);
+
+        const all = await call(client, 'tokens_list', { per_page: 10 });
+        assert.equal(all.structuredContent.result_info.count, 26);
+        assert.equal(all.structuredContent.result_info.filtered_out, 0);
     });
 
     test('account tokens: every page of that account', async () => {
