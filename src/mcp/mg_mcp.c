@@ -180,6 +180,24 @@ out_result(mg_exchange_t *ex, const char *id_raw, const char *result_json)
     mg_buf_append(&ex->out, "}", 1);
 }
 
+/* capabilities (tools, and logging where asked) and serverInfo. */
+static void
+add_server(cJSON *res, int logging)
+{
+    cJSON *caps, *info;
+
+    caps = cJSON_AddObjectToObject(res, "capabilities");
+    cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged",
+                          0);
+    if (logging) {
+        cJSON_AddObjectToObject(caps, "logging");
+    }
+    info = cJSON_AddObjectToObject(res, "serverInfo");
+    cJSON_AddStringToObject(info, "name", "mcpgw");
+    cJSON_AddStringToObject(info, "title", "mcpgw MCP gateway");
+    cJSON_AddStringToObject(info, "version", MG_VERSION);
+}
+
 static void
 out_error(mg_exchange_t *ex, const char *id_raw, int code, const char *msg)
 {
@@ -193,6 +211,22 @@ out_error(mg_exchange_t *ex, const char *id_raw, int code, const char *msg)
     mg_buf_printf(&ex->out, "%d,\"message\":\"", code);
     mg_buf_append_json(&ex->out, msg, strlen(msg));
     mg_buf_append(&ex->out, "\"}}", 3);
+}
+
+/* A result from a tree, which it frees. */
+static void
+out_result_tree(mg_exchange_t *ex, const char *id_raw, cJSON *res)
+{
+    char *text = cJSON_PrintUnformatted(res);
+
+    if (text == NULL) {
+        out_error(ex, id_raw, RPC_INTERNAL_ERROR, "out of memory");
+    } else {
+        out_result(ex, id_raw, text);
+    }
+
+    free(text);
+    cJSON_Delete(res);
 }
 
 static int
@@ -643,9 +677,9 @@ do_initialize(mg_exchange_t *ex, const char *id, const cJSON *params)
 {
     const cJSON *pv =
         cJSON_GetObjectItemCaseSensitive(params, "protocolVersion");
-    char sid[MG_SESSION_ID_MAX], *text;
+    char sid[MG_SESSION_ID_MAX];
     const char *version;
-    cJSON *res, *caps, *info;
+    cJSON *res;
     mg_buf_t h;
     int rev;
 
@@ -672,23 +706,12 @@ do_initialize(mg_exchange_t *ex, const char *id, const cJSON *params)
 
     res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "protocolVersion", version);
-    caps = cJSON_AddObjectToObject(res, "capabilities");
-    cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged",
-                          0);
-    cJSON_AddObjectToObject(caps, "logging");
-    info = cJSON_AddObjectToObject(res, "serverInfo");
-    cJSON_AddStringToObject(info, "name", "mcpgw");
-    cJSON_AddStringToObject(info, "title", "mcpgw MCP gateway");
-    cJSON_AddStringToObject(info, "version", MG_VERSION);
+    add_server(res, 1);
     cJSON_AddStringToObject(res, "instructions",
                             "Tools of this gateway manage Cloudflare API "
                             "tokens under the organisation's policy. "
                             "Refusals say what to change.");
-
-    text = cJSON_PrintUnformatted(res);
-    out_result(ex, id, text);
-    free(text);
-    cJSON_Delete(res);
+    out_result_tree(ex, id, res);
 
     mg_buf_init(&h, 0);
     mg_buf_printf(&h, "%sMcp-Session-Id: %s\r\n",
@@ -768,7 +791,7 @@ do_tools_list(mg_exchange_t *ex, const char *id, const cJSON *params)
 {
     const cJSON *cursor = cJSON_GetObjectItemCaseSensitive(params, "cursor");
     unsigned char raw[32];
-    char enc[64], *text;
+    char enc[64];
     cJSON *res, *tools;
     long off, i, end;
     int n;
@@ -798,10 +821,7 @@ do_tools_list(mg_exchange_t *ex, const char *id, const cJSON *params)
         cJSON_AddStringToObject(res, "nextCursor", enc);
     }
 
-    text = cJSON_PrintUnformatted(res);
-    out_result(ex, id, text);
-    free(text);
-    cJSON_Delete(res);
+    out_result_tree(ex, id, res);
 }
 
 static void
@@ -1002,8 +1022,7 @@ do_set_level(mg_exchange_t *ex, const char *id, const cJSON *params)
 static void
 do_discover(mg_exchange_t *ex, const char *id)
 {
-    cJSON *res, *versions, *caps, *info;
-    char *text;
+    cJSON *res, *versions;
     int i;
 
     res = cJSON_CreateObject();
@@ -1012,18 +1031,9 @@ do_discover(mg_exchange_t *ex, const char *id)
         cJSON_AddItemToArray(versions, cJSON_CreateString(mg_mcp_revisions[i]));
     }
 
-    caps = cJSON_AddObjectToObject(res, "capabilities");
-    cJSON_AddBoolToObject(cJSON_AddObjectToObject(caps, "tools"), "listChanged",
-                          0);
-    info = cJSON_AddObjectToObject(res, "serverInfo");
-    cJSON_AddStringToObject(info, "name", "mcpgw");
-    cJSON_AddStringToObject(info, "title", "mcpgw MCP gateway");
-    cJSON_AddStringToObject(info, "version", MG_VERSION);
+    add_server(res, 0);
 
-    text = cJSON_PrintUnformatted(res);
-    out_result(ex, id, text);
-    free(text);
-    cJSON_Delete(res);
+    out_result_tree(ex, id, res);
 }
 
 /* Methods that exist only in the session-based revisions. */
