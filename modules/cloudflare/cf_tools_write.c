@@ -604,6 +604,20 @@ created_no_value(cf_op_t *op, const cJSON *result)
                      op->name, id);
 }
 
+/*
+ * A result holding a new secret: marked as shown once, with a note
+ * saying where it is.  cf_op_result redacts the gateway's own secret,
+ * not this one.
+ */
+static int
+secret_result(cf_op_t *op, cJSON *res, const char *note)
+{
+    cJSON_AddBoolToObject(res, "value_shown_once", 1);
+    cJSON_AddStringToObject(res, "note", note);
+
+    return cf_op_result(op, res);
+}
+
 static int
 create_written(cf_op_t *op, mg_cf_envelope_t *env)
 {
@@ -630,13 +644,10 @@ create_written(cf_op_t *op, mg_cf_envelope_t *env)
 
     res = cJSON_CreateObject();
     cJSON_AddItemToObject(res, "token", token);
-    cJSON_AddBoolToObject(res, "value_shown_once", 1);
-    cJSON_AddStringToObject(res, "note",
-                            "token.value is the secret. It is shown this "
-                            "once and never again: store it now.");
 
-    /* cf_op_result redacts the gateway's own secret, not this one. */
-    return cf_op_result(op, res);
+    return secret_result(op, res,
+                         "token.value is the secret. It is shown this once "
+                         "and never again: store it now.");
 }
 
 /* Names are unique: refuse a create or rename onto an existing name. */
@@ -1166,12 +1177,10 @@ roll_written(cf_op_t *op, mg_cf_envelope_t *env)
     res = cJSON_CreateObject();
     cJSON_AddStringToObject(res, "token_id", op->token_id);
     cJSON_AddStringToObject(res, "value", env->result->valuestring);
-    cJSON_AddBoolToObject(res, "value_shown_once", 1);
-    cJSON_AddStringToObject(res, "note",
-                            "value is the new secret; the old one no longer "
-                            "works. It is shown this once: store it now.");
 
-    return cf_op_result(op, res);
+    return secret_result(op, res,
+                         "value is the new secret; the old one no longer "
+                         "works. It is shown this once: store it now.");
 }
 
 static int
