@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mcpgw/http.h>
 #include <mcpgw/mcpgw.h>
 
 typedef struct mg_http_conn_s mg_http_conn_t;
@@ -30,8 +31,7 @@ typedef enum {
     MG_HTTP_PATCH
 } mg_http_method_e;
 
-typedef struct mg_http_listener_s mg_http_listener_t;
-typedef void (*mg_http_handler_pt)(mg_http_request_t *r);
+/* mg_http_listener_t, mg_http_handler_pt: <mcpgw/http.h>. */
 
 struct mg_http_request_s {
     mg_http_conn_t *conn;
@@ -119,24 +119,9 @@ void mg_http_stop_accepting(mg_http_handler_pt handler);
 void mg_http_shutdown(void);
 
 /*
- * Lookup helpers (names are case-insensitive).  mg_http_header() is in the
- * public API.  mg_http_header_count counts repeated headers of that name.
+ * Header lookups (mg_http_header, _count, _nth), the peer, and
+ * mg_http_respond are in the public API, <mcpgw/http.h>.
  */
-size_t mg_http_header_count(const mg_http_request_t *r, const char *name);
-const char *mg_http_header_nth(const mg_http_request_t *r, const char *name,
-                               size_t n);
-
-/* The peer address as text ("127.0.0.1", "::1"); 1 if on loopback. */
-int mg_http_peer_is_loopback(const mg_http_request_t *r);
-
-/*
- * A complete response.  `headers` holds extra lines "Name: value\r\n"
- * (or NULL).  Content-Length, Date, Server and Connection are added by
- * the layer.  The request is freed once the response is queued; do not
- * touch r afterwards.
- */
-void mg_http_respond(mg_http_request_t *r, int status, const char *ctype,
-                     const char *headers, const char *body, size_t len);
 
 /*
  * A JSON-RPC error response: {"jsonrpc":"2.0","id":<id_raw or null>,
