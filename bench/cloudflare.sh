@@ -62,6 +62,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
+BENCH_NAME="cloudflare bench"
 
 RATE=${BENCH_RATE:-500}
 LSECS=${BENCH_LAT_SECONDS:-10}
@@ -87,10 +88,6 @@ T_P50_US=200
 T_P99_US=1000
 T_RATIO=0.70
 
-die() {
-    say "cloudflare bench: $*"
-    exit 1
-}
 
 for v in RATE LSECS CRATE CSECS SECS WARMUP CONNS ROUNDS LROUNDS CG_N \
     UPSTREAM_MS; do
@@ -105,15 +102,7 @@ done
 # What it needs
 
 NCPU=$(nproc)
-if [[ $PIN == 1 && $NCPU -lt 2 ]]; then
-    say "cloudflare bench: one CPU only: not pinning"
-    PIN=0
-fi
-if [[ $PIN == 1 ]]; then
-    THREADS=${BENCH_THREADS:-1}
-else
-    THREADS=${BENCH_THREADS:-2}
-fi
+set_pinning
 
 missing=()
 missing_pkg=()
@@ -129,56 +118,14 @@ need tar tar
 [[ $PIN == 1 ]] && need taskset util-linux
 [[ $CALLGRIND == 1 ]] && need valgrind valgrind
 [[ $CALLGRIND == 1 ]] && need callgrind_annotate valgrind
-if ((${#missing[@]})); then
-    say "cloudflare bench: missing: ${missing[*]}"
-    say "cloudflare bench: install them with (as root):"
-    say "    apt-get install -y ${missing_pkg[*]}"
-    say "cloudflare bench: (and the build dependencies: ./configure names" \
-        "any missing library, with its apt-get line)"
-    exit 2
-fi
+missing_exit
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' ||
     die "node 18 or newer needed, found $(node -v)"
-
-if [[ $PIN == 1 ]]; then
-    SRV_PIN=(taskset -c 0)
-    CLI_PIN=(taskset -c 1)
-    SRV_CORE=cpu0
-    CLI_CORE=cpu1
-else
-    SRV_PIN=()
-    CLI_PIN=()
-    SRV_CORE=cpu
-    CLI_CORE=cpu
-fi
 
 # ---------------------------------------------------------------------------
 # Run directory and cleanup: only what this script started is stopped.
 
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/mcpgw-cfbench.XXXXXX")
-PIDS=()
-ok=0
-
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    if [[ $KEEP == 1 || $ok == 0 ]]; then
-        say "cloudflare bench: run directory kept: $RUN"
-    else
-        rm -rf "$RUN"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run cfbench
 
 # ---------------------------------------------------------------------------
 # The gateway to measure: never an ASan or debug build.  By default the

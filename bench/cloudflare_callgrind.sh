@@ -24,11 +24,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
-
-die() {
-    say "cloudflare_callgrind: $*"
-    exit 1
-}
+BENCH_NAME=cloudflare_callgrind
 
 [[ $# -ge 1 && -d $1 ]] || die "usage: $0 OBJS_DIR [CALLS]"
 OBJS=$(cd "$1" && pwd)
@@ -41,24 +37,12 @@ need valgrind valgrind
 need callgrind_annotate valgrind
 need node nodejs
 need curl curl
-if ((${#missing[@]})); then
-    die "missing ${missing[*]}: apt-get install -y ${missing_pkg[*]}"
-fi
+missing_exit
 
 GW=$OBJS/mcpgw
 SIG=$(cloudflare_build "$OBJS") || die "$SIG"
 
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/mcpgw-cg.XXXXXX")
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    sleep 0.5
-    rm -rf "$RUN"
-}
-trap cleanup EXIT
+start_run cg
 
 mp=$(free_port)
 sp=$(free_port)
@@ -130,3 +114,4 @@ echo "--- self"
 callgrind_annotate --auto=no --threshold=100 "$f" 2>/dev/null |
     per_call 800 | grep -v -e 'mg_main.c:main' -e '(below' \
     -e 'libc_start' -e 'event_base_dispatch'
+ok=1

@@ -3,6 +3,79 @@
 
 say() { printf '%s\n' "$*" >&2; }
 
+# BENCH_NAME ("bench", "cloudflare bench", ...) starts every message.
+die() {
+    say "$BENCH_NAME: $*"
+    exit 1
+}
+
+# After the need calls: name what is missing with the apt-get line that
+# installs it, and exit 2.
+missing_exit() {
+    ((${#missing[@]})) || return 0
+    say "$BENCH_NAME: missing: ${missing[*]}"
+    say "$BENCH_NAME: install them with (as root):"
+    say "    apt-get install -y ${missing_pkg[*]}"
+    say "$BENCH_NAME: (and the build dependencies: ./configure names any" \
+        "missing library, with its apt-get line)"
+    exit 2
+}
+
+# PIN (1: servers on CPU 0, load generators on CPU 1) checked against the
+# machine; sets PIN, THREADS (wrk's, BENCH_THREADS or 1 pinned, 2 not),
+# SRV_PIN and CLI_PIN (taskset prefixes), SRV_CORE and CLI_CORE (their
+# /proc/stat lines).
+set_pinning() {
+    if [[ $PIN == 1 && $(nproc) -lt 2 ]]; then
+        say "$BENCH_NAME: one CPU only: not pinning"
+        PIN=0
+    fi
+    if [[ $PIN == 1 ]]; then
+        THREADS=${BENCH_THREADS:-1}
+        SRV_PIN=(taskset -c 0)
+        CLI_PIN=(taskset -c 1)
+        SRV_CORE=cpu0
+        CLI_CORE=cpu1
+    else
+        THREADS=${BENCH_THREADS:-2}
+        SRV_PIN=()
+        CLI_PIN=()
+        SRV_CORE=cpu
+        CLI_CORE=cpu
+    fi
+}
+
+# start_run TAG: RUN, a new run directory named after TAG; PIDS, what
+# the script starts (stop_run stops only those); ok=0 until the script
+# sets ok=1 at its end.  The directory is removed at exit unless the run
+# failed or KEEP is 1.
+start_run() {
+    RUN=$(mktemp -d "${TMPDIR:-/tmp}/mcpgw-$1.XXXXXX")
+    PIDS=()
+    ok=0
+    trap stop_run EXIT
+    trap 'exit 130' INT TERM
+}
+
+stop_run() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    if [[ ${KEEP:-0} == 1 || $ok == 0 ]]; then
+        say "$BENCH_NAME: run directory kept: $RUN"
+    else
+        rm -rf "$RUN"
+    fi
+}
+
 need() { # command package
     if ! command -v "$1" >/dev/null 2>&1; then
         missing+=("$1")

@@ -42,6 +42,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
 # shellcheck source=bench/lib.sh
 . "$BENCH/lib.sh"
+BENCH_NAME=bench
 
 SECS=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
@@ -58,10 +59,6 @@ USE_OBJS=${BENCH_USE_OBJS:-0}
 STAMP=$(date -u +%Y-%m-%dT%H%MZ)
 OUT=${BENCH_OUT:-$BENCH/results/$STAMP.md}
 
-die() {
-    say "bench: $*"
-    exit 1
-}
 
 for v in SECS WARMUP ROUNDS CONNS NSESS IDLE; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] ||
@@ -73,15 +70,7 @@ done
 # What it needs
 
 NCPU=$(nproc)
-if [[ $PIN == 1 && $NCPU -lt 2 ]]; then
-    say "bench: one CPU only: not pinning"
-    PIN=0
-fi
-if [[ $PIN == 1 ]]; then
-    THREADS=${BENCH_THREADS:-1}
-else
-    THREADS=${BENCH_THREADS:-2}
-fi
+set_pinning
 
 missing=()
 missing_pkg=()
@@ -102,29 +91,14 @@ need ss iproute2
 [[ $PERF == 1 ]] && need perf linux-perf
 [[ $CALLGRIND == 1 ]] && need valgrind valgrind
 [[ $CALLGRIND == 1 ]] && need callgrind_annotate valgrind
-if ((${#missing[@]})); then
-    say "bench: missing: ${missing[*]}"
-    say "bench: install them with (as root):"
-    say "    apt-get install -y ${missing_pkg[*]}"
-    say "bench: (and the build dependencies: ./configure names any" \
-        "missing library)"
-    exit 2
-fi
+missing_exit
 node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' ||
     die "node 18 or newer needed, found $(node -v)"
 
 if [[ $PIN == 1 ]]; then
-    SRV_PIN=(taskset -c 0)
-    CLI_PIN=(taskset -c 1)
-    SRV_CORE=cpu0
-    CLI_CORE=cpu1
     SRV_CORE_NAME="server CPU 0"
     CLI_CORE_NAME="wrk CPU 1"
 else
-    SRV_PIN=()
-    CLI_PIN=()
-    SRV_CORE=cpu
-    CLI_CORE=cpu
     SRV_CORE_NAME="machine"
     CLI_CORE_NAME="machine"
 fi
@@ -132,30 +106,7 @@ fi
 # ---------------------------------------------------------------------------
 # Run directory and cleanup: only what this script started is stopped.
 
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/mcpgw-bench.XXXXXX")
-PIDS=()
-ok=0
-
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    if [[ $KEEP == 1 || $ok == 0 ]]; then
-        say "bench: run directory kept: $RUN"
-    else
-        rm -rf "$RUN"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run bench
 
 # ---------------------------------------------------------------------------
 # The gateway to measure: never an ASan or debug build.  By default a
