@@ -339,37 +339,51 @@ DIRECT_URL="http://127.0.0.1:$SB_PORT/client/v4/user/tokens?page=1&per_page=50"
 GW_URL="http://127.0.0.1:$GW_PORT/mcp"
 TOKEN=$(cat "$GW_DIR/conf/sandbox.token")
 
-wrk_run() { # sat-direct|sat-gw ROUND
-    local t=$1 n=$2 url mode out c0 c1 w0 w1 k0 k1 l0 l1 v k
-    if [[ $t == sat-direct ]]; then
-        url=$DIRECT_URL mode=direct
-    else
-        url=$GW_URL mode=gateway
-    fi
-    out=$RUN/wrk-$t-$n.txt
-    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$SID timeout $((WARMUP + 30)) \
+# wrk_measure KEY ROUND URL MODE SID PID [PID2]: a warm-up, then the
+# measured wrk run, into R[KEY,ROUND,...]: wrk's results, errs, both
+# cores' busy and steal, cpu (PID's CPU µs per request), wait_ms (how
+# long PID waited for a CPU) and, given PID2, cpu2 (its CPU per request).
+wrk_measure() {
+    local key=$1 n=$2 url=$3 mode=$4 sid=$5 pid=$6 pid2=${7:-} out
+    local c0 c1 w0 w1 u0=0 u1=0 k0 k1 l0 l1 v k
+    out=$RUN/wrk-$key-$n.txt
+    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$sid timeout $((WARMUP + 30)) \
         "${CLI_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" \
         -s "$BENCH/cloudflare_wrk.lua" "$url" >/dev/null
-    read -r c0 w0 <<<"$(sched_ns "$GW_MAIN")"
+    read -r c0 w0 <<<"$(sched_ns "$pid")"
+    [[ -n $pid2 ]] && read -r u0 _ <<<"$(sched_ns "$pid2")"
     k0=$(core_ticks "$SRV_CORE")
     l0=$(core_ticks "$CLI_CORE")
-    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$SID timeout $((SECS + 30)) \
+    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$sid timeout $((SECS + 30)) \
         "${CLI_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency \
         -s "$BENCH/cloudflare_wrk.lua" "$url" >"$out"
-    read -r c1 w1 <<<"$(sched_ns "$GW_MAIN")"
+    read -r c1 w1 <<<"$(sched_ns "$pid")"
+    [[ -n $pid2 ]] && read -r u1 _ <<<"$(sched_ns "$pid2")"
     k1=$(core_ticks "$SRV_CORE")
     l1=$(core_ticks "$CLI_CORE")
-    parse_result "$out" "$t,$n"
+    parse_result "$out" "$key,$n"
     read -r v k <<<"$(core_pct "$k0" "$k1")"
-    R[$t,$n,sbusy]=$v R[$t,$n,ssteal]=$k
+    R[$key,$n,sbusy]=$v R[$key,$n,ssteal]=$k
     read -r v k <<<"$(core_pct "$l0" "$l1")"
-    R[$t,$n,cbusy]=$v R[$t,$n,csteal]=$k
-    R[$t,$n,cpureq]=$(awk -v c=$((c1 - c0)) -v r="${R[$t,$n,requests]}" \
+    R[$key,$n,cbusy]=$v R[$key,$n,csteal]=$k
+    R[$key,$n,cpu]=$(awk -v c=$((c1 - c0)) -v r="${R[$key,$n,requests]}" \
         'BEGIN { printf "%.1f", r ? c / 1e3 / r : 0 }')
-    R[$t,$n,wait_ms]=$(awk -v w=$((w1 - w0)) 'BEGIN { printf "%.1f", w / 1e6 }')
-    R[$t,$n,errs]=$((${R[$t,$n,err_connect]} + ${R[$t,$n,err_read]} +
-        ${R[$t,$n,err_write]} + ${R[$t,$n,err_timeout]} +
-        ${R[$t,$n,err_status]} + ${R[$t,$n,bad]}))
+    R[$key,$n,cpu2]=$(awk -v c=$((u1 - u0)) -v r="${R[$key,$n,requests]}" \
+        'BEGIN { printf "%.1f", r ? c / 1e3 / r : 0 }')
+    R[$key,$n,wait_ms]=$(awk -v w=$((w1 - w0)) 'BEGIN { printf "%.1f", w / 1e6 }')
+    R[$key,$n,errs]=$((${R[$key,$n,err_connect]} + ${R[$key,$n,err_read]} +
+        ${R[$key,$n,err_write]} + ${R[$key,$n,err_timeout]} +
+        ${R[$key,$n,err_status]} + ${R[$key,$n,bad]}))
+}
+
+wrk_run() { # sat-direct|sat-gw ROUND
+    local t=$1 n=$2
+    if [[ $t == sat-direct ]]; then
+        wrk_measure "$t" "$n" "$DIRECT_URL" direct "$SID" "$GW_MAIN"
+    else
+        wrk_measure "$t" "$n" "$GW_URL" gateway "$SID" "$GW_MAIN"
+    fi
+    R[$t,$n,cpureq]=${R[$t,$n,cpu]}
     say "$(printf 'cloudflare bench:   round %d %-10s %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %5s us CPU/req  gateway waited %s ms  cpu0 %s%% (steal %s%%)  cpu1 %s%% (steal %s%%)  errors %s' \
         "$n" "$t" "${R[$t,$n,rps]}" "$(ms2 "${R[$t,$n,p50]}")" \
         "$(ms2 "${R[$t,$n,p99]}")" "${R[$t,$n,cpureq]}" "${R[$t,$n,wait_ms]}" \
@@ -475,45 +489,20 @@ upstream_latency() { # ms (0: none)
 }
 
 split_run() { # split-direct|split-gw LATENCY_MS ROUND
-    local t=$1 ms=$2 n=$3 url mode out key=$1-$2 c0 c1 u0 u1 w0 w1 k0 k1 l0
-    local l1 v k
+    local t=$1 ms=$2 n=$3 key=$1-$2
     if [[ $t == split-direct ]]; then
-        url="http://127.0.0.1:$UP_PORT/client/v4/user/tokens?page=1&per_page=50"
-        mode=direct
         pin 0 "$UP_PID"
+        wrk_measure "$key" "$n" \
+            "http://127.0.0.1:$UP_PORT/client/v4/user/tokens?page=1&per_page=50" \
+            direct "$SG_SID" "$SG_PID" "$UP_PID"
     else
-        url="http://127.0.0.1:$SG_PORT/mcp"
-        mode=gateway
         pin 0 "$SG_PID"
         pin 1 "$UP_PID"
+        wrk_measure "$key" "$n" "http://127.0.0.1:$SG_PORT/mcp" gateway \
+            "$SG_SID" "$SG_PID" "$UP_PID"
     fi
-    out=$RUN/wrk-$key-$n.txt
-    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$SG_SID timeout $((WARMUP + 30)) \
-        "${CLI_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" \
-        -s "$BENCH/cloudflare_wrk.lua" "$url" >/dev/null
-    read -r c0 w0 <<<"$(sched_ns "$SG_PID")"
-    read -r u0 _ <<<"$(sched_ns "$UP_PID")"
-    k0=$(core_ticks "$SRV_CORE")
-    l0=$(core_ticks "$CLI_CORE")
-    CFB_MODE=$mode CFB_TOKEN=$TOKEN CFB_SID=$SG_SID timeout $((SECS + 30)) \
-        "${CLI_PIN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency \
-        -s "$BENCH/cloudflare_wrk.lua" "$url" >"$out"
-    read -r c1 w1 <<<"$(sched_ns "$SG_PID")"
-    read -r u1 _ <<<"$(sched_ns "$UP_PID")"
-    k1=$(core_ticks "$SRV_CORE")
-    l1=$(core_ticks "$CLI_CORE")
-    parse_result "$out" "$key,$n"
-    read -r v k <<<"$(core_pct "$k0" "$k1")"
-    R[$key,$n,sbusy]=$v R[$key,$n,ssteal]=$k
-    read -r v k <<<"$(core_pct "$l0" "$l1")"
-    R[$key,$n,cbusy]=$v R[$key,$n,csteal]=$k
-    R[$key,$n,gwreq]=$(awk -v c=$((c1 - c0)) -v r="${R[$key,$n,requests]}" \
-        'BEGIN { printf "%.1f", r ? c / 1e3 / r : 0 }')
-    R[$key,$n,upreq]=$(awk -v c=$((u1 - u0)) -v r="${R[$key,$n,requests]}" \
-        'BEGIN { printf "%.1f", r ? c / 1e3 / r : 0 }')
-    R[$key,$n,errs]=$((${R[$key,$n,err_connect]} + ${R[$key,$n,err_read]} +
-        ${R[$key,$n,err_write]} + ${R[$key,$n,err_timeout]} +
-        ${R[$key,$n,err_status]} + ${R[$key,$n,bad]}))
+    R[$key,$n,gwreq]=${R[$key,$n,cpu]}
+    R[$key,$n,upreq]=${R[$key,$n,cpu2]}
     say "$(printf 'cloudflare bench:   round %d %-12s upstream +%s ms %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  CPU/req: gateway %5s us, sandbox %5s us  cpu0 %s%% (steal %s%%)  cpu1 %s%% (steal %s%%)  errors %s' \
         "$n" "$t" "$ms" "${R[$key,$n,rps]}" "$(ms2 "${R[$key,$n,p50]}")" \
         "$(ms2 "${R[$key,$n,p99]}")" "${R[$key,$n,gwreq]}" \
