@@ -334,6 +334,33 @@ dry_run(const cf_op_t *op)
     return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(op->args, "dry_run"));
 }
 
+/*
+ * The request body, built from the arguments onto base.  1 when the call
+ * has been answered here: a refusal of the arguments, or with dry_run
+ * the request it would send; 0 to go on and send it.
+ */
+static int
+body_or_answer(cf_op_t *op, cJSON *base)
+{
+    cf_err_t err;
+
+    memset(&err, 0, sizeof(err));
+
+    op->body = base;
+    if (body_build(op, op->body, &err) != MG_OK) {
+        cf_op_fail(op, &err);
+        cf_err_clear(&err);
+        return 1;
+    }
+
+    if (dry_run(op)) {
+        dry_run_answer(op);
+        return 1;
+    }
+
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Sending a write, once.                                              */
 
@@ -691,19 +718,8 @@ create_listed(cf_op_t *op)
 static int
 create_step(cf_op_t *op)
 {
-    cf_err_t err;
-
-    memset(&err, 0, sizeof(err));
-
-    op->body = cJSON_CreateObject();
-    if (body_build(op, op->body, &err) != MG_OK) {
-        cf_op_fail(op, &err);
-        cf_err_clear(&err);
+    if (body_or_answer(op, cJSON_CreateObject())) {
         return MG_OK;
-    }
-
-    if (dry_run(op)) {
-        return dry_run_answer(op);
     }
 
     op->written = create_written;
@@ -945,7 +961,6 @@ static int
 update_fetched(cf_op_t *op)
 {
     const char *name;
-    cf_err_t err;
 
     if (!op->fetch.ok) {
         return cf_op_fail(op, &op->fetch.err);
@@ -955,18 +970,9 @@ update_fetched(cf_op_t *op)
         return cf_op_fail_answer(op, "token");
     }
 
-    memset(&err, 0, sizeof(err));
-
     /* Read, merge, then send Cloudflare's full replacement. */
-    op->body = update_base(op->fetch.result);
-    if (body_build(op, op->body, &err) != MG_OK) {
-        cf_op_fail(op, &err);
-        cf_err_clear(&err);
+    if (body_or_answer(op, update_base(op->fetch.result))) {
         return MG_OK;
-    }
-
-    if (dry_run(op)) {
-        return dry_run_answer(op);
     }
 
     op->written = update_written;
