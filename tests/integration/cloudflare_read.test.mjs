@@ -14,6 +14,8 @@ import { StreamableHTTPClientTransport } from
     '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 import { ROOT, freePort, startGateway } from './harness.mjs';
+import { assertError, call, control as sbControl, seen }
+    from './cloudflare_lib.mjs';
 
 const SEED = fs.readFileSync(path.join(ROOT, 'conf/sandbox.token'), 'utf8')
     .trim();
@@ -77,42 +79,12 @@ async function connect(gw) {
 }
 
 // Every text the gateway sent back, to search for secrets at the end.
-const seen = [];
-
-// Call a tool; the first text block must be the structuredContent.
-async function call(client, name, args = {}, sink = seen) {
-    const res = await client.callTool({ name, arguments: args });
-    assert.ok(res.structuredContent, `${name} returned structuredContent`);
-    assert.equal(res.content[0].type, 'text');
-    assert.deepEqual(JSON.parse(res.content[0].text), res.structuredContent);
-    sink.push(JSON.stringify(res));
-    return res;
-}
-
-function assertError(res, code, re) {
-    assert.equal(res.isError, true, JSON.stringify(res));
-    const err = res.structuredContent.error;
-    assert.equal(err.code, code, JSON.stringify(err));
-    if (re) {
-        assert.match(err.message, re);
-    }
-    return err;
-}
-
 let gw;
 let sb;
 let client;
 
-async function control(method, what, body) {
-    const res = await fetch(`${sb}/__sandbox/${what}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await res.json();
-    assert.equal(res.status, 200, JSON.stringify(json));
-    return json.result;
-}
+// The sandbox's control endpoint, straight.
+const control = (method, what, body) => sbControl(sb, method, what, body);
 
 const fault = (f) => control('POST', 'faults', f);
 
@@ -168,7 +140,7 @@ after(async () => {
     const log = gw.errorLog();
 
     assert.ok(seen.length > 20, 'results were collected');
-    for (const text of seen) {
+    for (const { text } of seen) {
         assert.ok(!text.includes(SEED), 'a result holds the gateway token');
     }
     assert.ok(!log.includes(SEED), 'error.log holds the gateway token');

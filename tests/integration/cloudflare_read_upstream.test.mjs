@@ -20,6 +20,7 @@ import { StreamableHTTPClientTransport } from
     '@modelcontextprotocol/sdk/client/streamableHttp.js';
 
 import { BIN, ROOT, freePort, startGateway } from './harness.mjs';
+import { assertError, call, seen } from './cloudflare_lib.mjs';
 
 const USER = '7c5dae5552338874e5053f2534d2767a';
 const A1 = '023e105f4ecef8ad9ca31a8372d0c353';
@@ -193,25 +194,6 @@ async function connect(gw) {
     return client;
 }
 
-const seen = [];
-
-async function call(client, name, args = {}) {
-    const res = await client.callTool({ name, arguments: args });
-    assert.ok(res.structuredContent);
-    assert.deepEqual(JSON.parse(res.content[0].text), res.structuredContent);
-    seen.push(JSON.stringify(res));
-    return res;
-}
-
-function assertError(res, code, re) {
-    assert.equal(res.isError, true, JSON.stringify(res));
-    const err = res.structuredContent.error;
-    assert.equal(err.code, code, JSON.stringify(err));
-    if (re) {
-        assert.match(err.message, re);
-    }
-    return err;
-}
 
 // Stop the gateway; its logs must never hold the secret.
 async function stopClean(gw) {
@@ -233,7 +215,7 @@ before(async () => {
 after(async () => {
     await fake.stop();
     fs.rmSync(TMP, { recursive: true, force: true });
-    for (const text of seen) {
+    for (const { text } of seen) {
         assert.ok(!text.includes(SECRET), 'a result holds the secret');
     }
 });

@@ -21,7 +21,7 @@ import {
     Z_ORG, Z_SECOND, Z_SHARED_A1, Z_SHARED_A2,
     accessLog, assertError, assertOk, call, connect, iso, resetSandbox,
     sandboxState, sandboxTokens, secs, seen, sleep, startShipped,
-} from './cloudflare_write_lib.mjs';
+} from './cloudflare_lib.mjs';
 
 const STORY_GROUPS = ['Workers Scripts Write', 'Workers AI Read', 'D1 Write',
     'Vectorize Write'];

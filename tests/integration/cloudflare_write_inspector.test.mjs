@@ -22,7 +22,7 @@ import path from 'node:path';
 import {
     A1, ACCOUNT, PG, ROOT, SEED, accessLog, assertOk, call, connect,
     sandboxTokens, secs, startShipped,
-} from './cloudflare_write_lib.mjs';
+} from './cloudflare_lib.mjs';
 
 const HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'cf-write-inspector-'));
 

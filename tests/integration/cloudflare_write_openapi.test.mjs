@@ -31,7 +31,7 @@ import path from 'node:path';
 import {
     A1, A2, ACCOUNT, ALL_ZONES, Proxy, ROOT, ZONE, Z_COM, assertOk, call,
     connect, freePort, iso, startShipped, withApi,
-} from './cloudflare_write_lib.mjs';
+} from './cloudflare_lib.mjs';
 
 const SHARED = process.env.MCPGW_SHARED || path.join(ROOT, '../shared');
 const SPEC = path.join(SHARED, 'reference/cloudflare-tokens-openapi-2024.json');

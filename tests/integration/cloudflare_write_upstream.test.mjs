@@ -18,7 +18,7 @@ import {
     A1, SEED, accessLog, assertError, assertOk, call, clearFaults, connect,
     fault,
     iso, resetSandbox, sandboxTokens, seen, sleep, startProxied,
-} from './cloudflare_write_lib.mjs';
+} from './cloudflare_lib.mjs';
 
 const TIMEOUT = 2000;
 

@@ -1,4 +1,4 @@
-// Shared by the cloudflare_write*.test.mjs files: the shipped
+// Shared by the cloudflare_*.test.mjs files: the shipped
 // configuration started through the harness, the official MCP SDK client,
 // the sandbox's control endpoint and its API (to count tokens without
 // the gateway), and a recording proxy that can stand between the gateway
